@@ -1,0 +1,169 @@
+/**
+ * Every limit in Flotilla, in one place, with why it has the value it has.
+ * Units go last in names. Relations between limits are asserted at the bottom, at load time.
+ * Each layer owns a section; add new limits to the section of the layer that enforces them.
+ */
+import { assert } from "./assert.js";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+// ---------------------------------------------------------------------------------------
+// raft: defaults for RaftConfig (each is validated again when a core is built)
+
+/** Ticks without hearing from a leader before a follower starts a (pre-)election. */
+export const ELECTION_TIMEOUT_TICKS_DEFAULT = 10;
+/** Ticks between a leader's heartbeats; well below the election timeout. */
+export const HEARTBEAT_INTERVAL_TICKS_DEFAULT = 1;
+/** Most entry bytes sent in one append message, so one message never monopolises a link. */
+export const APPEND_BYTES_MAX_DEFAULT = 1 * MiB;
+/** Most append messages in flight to one follower (pipelining window, by count). */
+export const INFLIGHT_APPENDS_MAX_DEFAULT = 256;
+/** Most entry bytes in flight to one follower (pipelining window, by bytes). */
+export const INFLIGHT_BYTES_MAX_DEFAULT = 16 * MiB;
+/** Most bytes of proposed-but-uncommitted entries a leader accepts before it refuses more. */
+export const UNCOMMITTED_BYTES_MAX_DEFAULT = 64 * MiB;
+/** Most read requests waiting for a new leader to commit its first entry, or for a round. */
+export const PENDING_READS_MAX_DEFAULT = 4096;
+/** Most committed entry bytes handed to the application in one Ready. */
+export const APPLY_BYTES_MAX_DEFAULT = 16 * MiB;
+
+// ---------------------------------------------------------------------------------------
+// kv and the HTTP API (api.md)
+
+/** Largest key, in UTF-8 bytes (api.md). */
+export const KEY_BYTES_MAX = 4 * KiB;
+/** Largest value, in bytes (api.md). */
+export const VALUE_BYTES_MAX = 1 * MiB;
+/** Largest HTTP request body (api.md): a value plus room for a transaction's framing. */
+export const BODY_BYTES_MAX = 1.5 * MiB;
+
+// kv: the replicated state machine (src/kv). Retention limits that decide what an apply does
+// (idempotency) must be equal on every replica: they are part of the replicated semantics.
+
+/** Largest encoded command in a log entry: the largest body plus the envelope's framing. */
+export const COMMAND_BYTES_MAX = 2 * MiB;
+/** Largest request id a command carries (the node's handle to settle the client's promise). */
+export const REQUEST_ID_BYTES_MAX = 128;
+/** Largest Idempotency-Key token, in UTF-8 bytes. */
+export const IDEMPOTENCY_KEY_BYTES_MAX = 256;
+/** Most idempotency keys remembered; the oldest is forgotten first (bounds the table). */
+export const IDEMPOTENCY_KEYS_MAX = 100_000;
+/** A key is remembered for this many log indexes after its command (deterministic "time"). */
+export const IDEMPOTENCY_WINDOW_INDEXES = 1_000_000;
+/** Largest remembered first result; a larger one (a txn's big read) is replayed as "already applied". */
+export const IDEMPOTENCY_RESULT_BYTES_MAX = 64 * KiB;
+/** Most compares in one transaction (etcd's default max-txn-ops is 128 too). */
+export const TXN_COMPARES_MAX = 128;
+/** Most operations in one branch (success or failure) of a transaction. */
+export const TXN_OPS_MAX = 128;
+/** Most key-values in one range answer (a range or a txn get by prefix); `more` says the rest. */
+export const RANGE_KVS_MAX = 10_000;
+/** Most key and value bytes in one range answer (at least one kv is always returned). */
+export const RANGE_BYTES_MAX = 8 * MiB;
+/** Most change events kept for watches; older revisions are compacted whole. */
+export const EVENTS_RETAINED_MAX = 100_000;
+/** Most events returned by one eventsSince call (a revision is never split unless it alone is larger). */
+export const EVENTS_PAGE_MAX = 10_000;
+/** Largest peer or client address in a membership change's context, in UTF-8 bytes. */
+export const MEMBER_ADDRESS_BYTES_MAX = 1 * KiB;
+
+// ---------------------------------------------------------------------------------------
+// check: the linearizability checker
+
+/** Time a history check may take before it gives up with verdict "unknown" (never a pass). */
+export const CHECK_TIME_BUDGET_MS_DEFAULT = 10_000;
+/** Most 32-bit words of linearized-set bitsets the search cache holds (128 MiB) before it gives up with "unknown". */
+export const CHECK_CACHE_WORDS_MAX = 32 * MiB;
+
+// ---------------------------------------------------------------------------------------
+// transport: peer connections (src/transport; a Transport may lower these per instance)
+
+/**
+ * Largest frame on a peer connection (after its u32 length prefix). It must hold the largest
+ * append (APPEND_BYTES_MAX_DEFAULT plus one more entry of up to BODY_BYTES_MAX, since an append
+ * carries at least one entry) with room for framing; a bigger length prefix is garbage.
+ */
+export const PEER_FRAME_BYTES_MAX = 4 * MiB;
+/** Largest frame before the handshake completes: an unknown socket may not make us buffer more. */
+export const PEER_HANDSHAKE_BYTES_MAX = 4 * KiB;
+/** Longest node id or cluster id in a handshake or message (UTF-16 code units). */
+export const PEER_ID_LENGTH_MAX = 128;
+/** Messages queued per peer while its connection is down or busy; beyond it the oldest are dropped. */
+export const PEER_QUEUE_MESSAGES_MAX = 4096;
+/** Bytes queued per peer; at least one full in-flight window, so pipelined appends fit. */
+export const PEER_QUEUE_BYTES_MAX = 64 * MiB;
+/** Bytes encoded and handed to a socket per write burst before backpressure is looked at again. */
+export const PEER_WRITE_BATCH_BYTES_MAX = 1 * MiB;
+/** Below this total the frames of one burst are copied into one buffer; above, they go as a writev. */
+export const PEER_WRITE_COPY_BYTES_MAX = 64 * KiB;
+/** First reconnection delay after a connection fails; it doubles per failure, with jitter. */
+export const PEER_RECONNECT_BACKOFF_MIN_MS = 50;
+/** Longest reconnection delay: a restarted peer is reached again within about this long. */
+export const PEER_RECONNECT_BACKOFF_MAX_MS = 2_000;
+/** Time to connect and finish the handshake before the attempt counts as failed. */
+export const PEER_CONNECT_TIMEOUT_MS = 5_000;
+/** TCP keepalive delay on peer connections, so a vanished host is noticed while idle. */
+export const PEER_KEEPALIVE_DELAY_MS = 10_000;
+/** Inbound peer connections open at once (handshaking or established); more are closed at accept. */
+export const PEER_INBOUND_CONNECTIONS_MAX = 256;
+/** Snapshot bytes per chunk frame: large enough to stream fast, small enough to bound buffers. */
+export const SNAPSHOT_CHUNK_BYTES = 1 * MiB;
+/** Largest snapshot a node receives (it is reassembled in memory before delivery). */
+export const SNAPSHOT_BYTES_MAX = 1024 * MiB;
+/** Inbound snapshot streams reassembled at once (each may hold up to SNAPSHOT_BYTES_MAX). */
+export const SNAPSHOT_INBOUND_STREAMS_MAX = 2;
+/** A snapshot stream that makes no progress for this long fails (the peer stalled or vanished). */
+export const SNAPSHOT_IDLE_TIMEOUT_MS = 30_000;
+
+// ---------------------------------------------------------------------------------------
+// storage: the write-ahead log and snapshot files (src/storage)
+
+/** Size at which the WAL starts a new segment: small enough to delete soon after a snapshot, large enough that rollovers (an extra fsync each) are rare. */
+export const WAL_SEGMENT_BYTES_MAX_DEFAULT = 64 * MiB;
+/** Smallest segment size an option may ask for (tests use tiny segments to exercise rollover). */
+export const WAL_SEGMENT_BYTES_MIN = 1 * KiB;
+/** Largest payload of one WAL record. A length field above it is corruption, never an allocation. */
+export const WAL_RECORD_BYTES_MAX = 8 * MiB;
+/** Entries are packed into one record until it reaches about this size (one larger entry gets a record of its own). */
+export const WAL_ENTRIES_RECORD_BYTES_TARGET = 1 * MiB;
+/** Most bytes in one group-commit batch (one write, one fdatasync); more waiting appends form the next batch. */
+export const WAL_BATCH_BYTES_MAX = 16 * MiB;
+/** Most bytes appended but not yet durable; beyond it append() is refused. Raft's windows keep a node far below. */
+export const WAL_PENDING_BYTES_MAX = 256 * MiB;
+/** First capacity of a batch buffer; it doubles as needed, up to WAL_BATCH_BYTES_MAX plus one record. */
+export const WAL_BATCH_BUFFER_BYTES_INITIAL = 256 * KiB;
+/** Batch buffers up to this capacity are kept for reuse after their write; larger ones are dropped. */
+export const WAL_BATCH_BUFFER_RETAINED_BYTES_MAX = 4 * MiB;
+/** Recovery: most bytes checksummed while looking for a valid record after a bad one (torn tail or corruption?); past it the WAL refuses to open rather than guess. */
+export const WAL_RESYNC_SCAN_BYTES_MAX = 256 * MiB;
+/** Longest vote (a node id) in a hard-state record, in UTF-8 bytes (the format stores a u16 length). */
+export const WAL_VOTE_BYTES_MAX = 1 * KiB;
+/** Snapshot files kept: the one the WAL points to and the one before it (for manual recovery). */
+export const SNAPSHOT_FILES_RETAINED = 2;
+/** Largest snapshot metadata (index, term, membership as JSON) in a snapshot file's header. */
+export const SNAPSHOT_META_BYTES_MAX = 1 * MiB;
+
+assert(WAL_RECORD_BYTES_MAX >= COMMAND_BYTES_MAX + 64, "one record must hold the largest log entry");
+assert(WAL_ENTRIES_RECORD_BYTES_TARGET <= WAL_RECORD_BYTES_MAX, "a packed entries record must be a valid record");
+assert(WAL_SEGMENT_BYTES_MAX_DEFAULT >= WAL_RECORD_BYTES_MAX + 1 * KiB, "a default segment must hold the largest record and a header");
+assert(WAL_BATCH_BYTES_MAX >= WAL_RECORD_BYTES_MAX, "a batch must hold the largest record");
+assert(WAL_PENDING_BYTES_MAX >= UNCOMMITTED_BYTES_MAX_DEFAULT + INFLIGHT_BYTES_MAX_DEFAULT, "the WAL must accept everything raft's windows let through");
+assert(WAL_PENDING_BYTES_MAX >= WAL_BATCH_BYTES_MAX, "at least one full batch must be able to wait");
+assert(WAL_VOTE_BYTES_MAX < 2 ** 16 && WAL_VOTE_BYTES_MAX >= 3 * PEER_ID_LENGTH_MAX, "a vote must hold any node id in UTF-8 and fit a u16 length");
+
+assert(PEER_FRAME_BYTES_MAX >= APPEND_BYTES_MAX_DEFAULT + BODY_BYTES_MAX + 64 * KiB, "a frame must hold the largest append");
+assert(PEER_FRAME_BYTES_MAX >= SNAPSHOT_CHUNK_BYTES + 64, "a frame must hold one snapshot chunk");
+assert(PEER_HANDSHAKE_BYTES_MAX >= 3 * 3 * PEER_ID_LENGTH_MAX + 64, "a handshake must hold a cluster id and two node ids in UTF-8");
+assert(PEER_QUEUE_BYTES_MAX >= INFLIGHT_BYTES_MAX_DEFAULT, "a peer queue must hold a full in-flight window");
+assert(PEER_QUEUE_MESSAGES_MAX >= INFLIGHT_APPENDS_MAX_DEFAULT, "a peer queue must hold a full in-flight window");
+assert(PEER_RECONNECT_BACKOFF_MIN_MS > 0 && PEER_RECONNECT_BACKOFF_MIN_MS <= PEER_RECONNECT_BACKOFF_MAX_MS, "reconnect backoff bounds out of order");
+assert(SNAPSHOT_BYTES_MAX <= 2 ** 32 - 1, "a snapshot must be addressable as one Buffer");
+
+assert(ELECTION_TIMEOUT_TICKS_DEFAULT > HEARTBEAT_INTERVAL_TICKS_DEFAULT, "election timeout must exceed the heartbeat interval");
+assert(INFLIGHT_BYTES_MAX_DEFAULT >= APPEND_BYTES_MAX_DEFAULT, "one full append must fit in the in-flight byte window");
+assert(BODY_BYTES_MAX > VALUE_BYTES_MAX + KEY_BYTES_MAX, "a body must hold the largest key and value");
+assert(COMMAND_BYTES_MAX > BODY_BYTES_MAX, "a command must hold everything one request body can carry");
+assert(IDEMPOTENCY_RESULT_BYTES_MAX > 2 * KEY_BYTES_MAX, "a put's or delete's result must always be remembered whole");
+assert(IDEMPOTENCY_WINDOW_INDEXES >= IDEMPOTENCY_KEYS_MAX, "otherwise the count bound could never be reached within the index window");
+assert(EVENTS_PAGE_MAX <= EVENTS_RETAINED_MAX, "an events page is never larger than the retained window");
