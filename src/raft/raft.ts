@@ -298,11 +298,11 @@ export class RaftNode {
     this.#reset(this.#term);
     this.#role = Role.Leader;
     this.#leader = this.id;
-    // A new leader may not change membership until everything before its term is applied
-    // (this closes the single-server membership bug: it first commits an entry of its term).
-    this.#pendingConfIndex = this.#log.lastIndex();
     // The no-op of a new term: committing it commits everything before it (Figure 8).
     this.#appendEntries([{ term: this.#term, index: this.#log.lastIndex() + 1, type: EntryType.Normal, data: new Uint8Array(0) }]);
+    // No membership change until that no-op is applied: a leader first commits an entry of its
+    // own term (the fix for the single-server change bug, Ongaro's raft-dev note of 2015).
+    this.#pendingConfIndex = this.#log.lastIndex();
     this.#uncommittedBytes = 0;
     this.#config.logger?.info({ id: this.id, term: this.#term, role: "leader" }, "became leader");
   }

@@ -7,9 +7,10 @@ import { Rng } from "../../util/rng.js";
 import { decodeConfChange } from "../confchange.js";
 import { RaftNode, bootstrapStorage } from "../raft.js";
 import { MemoryStorage } from "../storage.js";
+import type {
+  MessageType} from "../types.js";
 import {
   EntryType,
-  MessageType,
   Role,
   type ConfState,
   type Entry,
