@@ -4,7 +4,7 @@ import { ConfChangeDecodeError, applyChange, decodeConfChange, encodeConfChange 
 import { Inflights, Progress } from "./progress.js";
 import { RaftNode } from "./raft.js";
 import { MemoryStorage } from "./storage.js";
-import { ConfChangeType, ProgressState } from "./types.js";
+import { ConfChangeType, ProgressState, type ConfState } from "./types.js";
 
 describe("in-flight window", () => {
   it("is full by count or by bytes, and frees acknowledged appends", () => {
@@ -61,7 +61,7 @@ describe("membership change encoding", () => {
   });
 
   it("applies changes one server at a time; AddLearner never demotes a voter", () => {
-    let conf = { voters: ["a", "b"], learners: [] as string[] };
+    let conf: ConfState = { voters: ["a", "b"], learners: [] };
     conf = applyChange(conf, { type: ConfChangeType.AddLearner, node: "c" });
     expect(conf).toEqual({ voters: ["a", "b"], learners: ["c"] });
     conf = applyChange(conf, { type: ConfChangeType.AddVoter, node: "c" });
