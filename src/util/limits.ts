@@ -69,6 +69,31 @@ export const EVENTS_PAGE_MAX = 10_000;
 export const MEMBER_ADDRESS_BYTES_MAX = 1 * KiB;
 
 // ---------------------------------------------------------------------------------------
+// sim: the deterministic cluster simulator (src/sim)
+
+/** Fewest and most nodes a simulated cluster starts with (the issue's range). */
+export const SIM_NODES_MIN = 3;
+export const SIM_NODES_MAX = 7;
+/** Ticks of the safety phase (faults on) when the caller does not say. */
+export const SIM_SAFETY_TICKS_DEFAULT = 2_000;
+/** Ticks the healed cluster gets to converge and serve a write and a read: past it, liveness failed. */
+export const SIM_HEAL_TICKS_MAX = 1_500;
+/** Ticks a client waits for one operation before it gives up and records it as unknown. */
+export const SIM_CLIENT_OP_TIMEOUT_TICKS = 80;
+/** Messages in flight across the whole simulated network; past it a send is dropped (a full queue). */
+export const SIM_MESSAGES_IN_FLIGHT_MAX = 100_000;
+/** Ready batches one node handles per tick; the rest wait for the next tick. */
+export const SIM_READIES_PER_STEP_MAX = 16;
+/** Ticks the longest simulated fsync takes (a crash meanwhile loses or tears the save). */
+export const SIM_SYNC_TICKS_MAX = 6;
+/** Node ids a run may create (initial members plus ones added by membership changes). */
+export const SIM_NODE_IDS_MAX = 32;
+/** Violation messages kept per run (the count goes on past it). */
+export const SIM_VIOLATIONS_KEPT_MAX = 50;
+/** Wall-clock budget for checking one run's history. */
+export const SIM_CHECK_TIME_BUDGET_MS = 5_000;
+
+// ---------------------------------------------------------------------------------------
 // check: the linearizability checker
 
 /** Time a history check may take before it gives up with verdict "unknown" (never a pass). */
@@ -115,6 +140,61 @@ export const SNAPSHOT_BYTES_MAX = 1024 * MiB;
 export const SNAPSHOT_INBOUND_STREAMS_MAX = 2;
 /** A snapshot stream that makes no progress for this long fails (the peer stalled or vanished). */
 export const SNAPSHOT_IDLE_TIMEOUT_MS = 30_000;
+
+// ---------------------------------------------------------------------------------------
+// node: the driver of one Raft core with real time, disk and network (src/node)
+
+/** Wall-clock length of one Raft tick. With the raft defaults: heartbeats every 100 ms and
+ * elections after 1-2 s of silence, as etcd's defaults. */
+export const NODE_TICK_MS_DEFAULT = 100;
+/** How long a write or a linearizable read waits in the node before it is answered 503/504. */
+export const NODE_REQUEST_TIMEOUT_MS_DEFAULT = 5_000;
+/** Writes proposed and not yet applied; beyond it a write is refused with 503 (overloaded). */
+export const NODE_PENDING_WRITES_MAX = 65_536;
+/** Linearizable reads waiting for their read index; beyond it a read is refused with 503. */
+export const NODE_PENDING_READS_MAX = 65_536;
+/** Applied entries between two snapshots of the state machine (then the log is compacted). */
+export const NODE_SNAPSHOT_ENTRIES_DEFAULT = 10_000;
+/** Entries kept in the log behind a snapshot, so a follower a little behind gets entries, not a snapshot. */
+export const NODE_SNAPSHOT_CATCHUP_ENTRIES = 1_000;
+/** Entries a learner may lag the leader's last index and still count as caught up (promotion). */
+export const NODE_PROMOTE_LAG_ENTRIES_MAX = 100;
+/** Interval of the background chores: self-registration, automatic promotion of joined learners. */
+export const NODE_CHORES_INTERVAL_MS = 1_000;
+/** Time a joining node keeps asking its join endpoints before it gives up. */
+export const NODE_JOIN_TIMEOUT_MS = 60_000;
+
+// ---------------------------------------------------------------------------------------
+// server: the HTTP API (src/server)
+
+/** How long a request's write or read may wait in the node before it is answered 503/504. */
+export const HTTP_REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
+/** A forwarded request waits this much longer than the leader's own deadline, so the leader's answer decides. */
+export const HTTP_FORWARD_TIMEOUT_MARGIN_MS = 2_000;
+/** Largest response a follower relays from the leader: a full range answer, JSON-escaped (up to 6 characters a byte). */
+export const HTTP_FORWARD_RESPONSE_BYTES_MAX = 64 * MiB;
+/** Retry-After sent with a 503: about one election, after which a leader is usually known. */
+export const HTTP_RETRY_AFTER_SECONDS = 1;
+/** Largest request line plus headers: a 4 KiB key percent-encoded takes up to 12 KiB of URL. */
+export const HTTP_HEADER_BYTES_MAX = 64 * KiB;
+
+// ---------------------------------------------------------------------------------------
+// client: the typed HTTP client (src/client) and the CLI (src/cli)
+
+/** One attempt's wait for a response; above the server's deadline so its 503/504 arrives first. */
+export const CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT = 15_000;
+/** Attempts after the first one (failover to the next endpoint, 503, 504) before giving up. */
+export const CLIENT_RETRIES_DEFAULT = 5;
+/** Longest wait a server's Retry-After may impose on one retry. */
+export const CLIENT_RETRY_AFTER_MS_MAX = 5_000;
+/** Wait before another round once every endpoint failed to answer. */
+export const CLIENT_ROUND_BACKOFF_MS = 200;
+/** Largest response body the client reads (whatever a follower may relay). */
+export const CLIENT_RESPONSE_BYTES_MAX = 64 * MiB;
+/** Most nodes `flotilla dev` starts on one machine. */
+export const DEV_NODES_MAX = 9;
+/** Time `flotilla dev` gives its nodes to stop after SIGTERM before it kills them. */
+export const DEV_STOP_GRACE_MS = 10_000;
 
 // ---------------------------------------------------------------------------------------
 // storage: the write-ahead log and snapshot files (src/storage)
@@ -167,3 +247,8 @@ assert(COMMAND_BYTES_MAX > BODY_BYTES_MAX, "a command must hold everything one r
 assert(IDEMPOTENCY_RESULT_BYTES_MAX > 2 * KEY_BYTES_MAX, "a put's or delete's result must always be remembered whole");
 assert(IDEMPOTENCY_WINDOW_INDEXES >= IDEMPOTENCY_KEYS_MAX, "otherwise the count bound could never be reached within the index window");
 assert(EVENTS_PAGE_MAX <= EVENTS_RETAINED_MAX, "an events page is never larger than the retained window");
+assert(SIM_NODES_MIN >= 3 && SIM_NODES_MAX >= SIM_NODES_MIN, "a simulated cluster keeps at least three voters");
+assert(SIM_NODE_IDS_MAX > SIM_NODES_MAX + 1, "membership changes need fresh node ids beyond the initial members");
+assert(CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT > HTTP_REQUEST_TIMEOUT_MS_DEFAULT + HTTP_FORWARD_TIMEOUT_MARGIN_MS, "a client must outwait the server's own deadline, forwarding included");
+assert(HTTP_FORWARD_RESPONSE_BYTES_MAX > 6 * RANGE_BYTES_MAX + 1 * MiB, "a follower must relay the largest range answer, JSON-escaped (\\u0000 is 6 characters)");
+assert(CLIENT_RESPONSE_BYTES_MAX >= HTTP_FORWARD_RESPONSE_BYTES_MAX, "a client must read whatever a follower relays");

@@ -1,0 +1,251 @@
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { Packr } from "msgpackr";
+import type { Entry, EntryType } from "../raft/types.js";
+import { InvariantError } from "../util/assert.js";
+import { Rng } from "../util/rng.js";
+import { IDEMPOTENCY_RESULT_BYTES_MAX } from "../util/limits.js";
+import { KvStore, MEMORY_PATH } from "./index.js";
+import { bytes, EntryLog, tempDir, text } from "./testing/entries.js";
+
+describe("applied index and batches", () => {
+  let store: KvStore;
+  let log: EntryLog;
+  beforeEach(() => {
+    store = KvStore.open({ path: MEMORY_PATH });
+    log = new EntryLog();
+  });
+  afterEach(() => store.close());
+
+  test("a batch returns one result per entry, with index, term and request id", () => {
+    log.term = 3;
+    const results = store.applyBatch([log.put("a", "1"), log.raw(new Uint8Array(0)), log.del("a")]);
+    expect(results.map((r) => [r.index, r.term, r.requestId, r.result.kind, r.replayed])).toEqual([
+      [1, 3, "req-1", "put", false],
+      [2, 3, null, "noop", false],
+      [3, 3, "req-2", "delete", false],
+    ]);
+    expect(store.appliedIndex()).toBe(3);
+    expect(store.appliedTerm()).toBe(3);
+  });
+
+  test("a leader's empty entry and a noop command change nothing but the applied index", () => {
+    store.applyBatch([log.put("a", "1")]);
+    const results = store.applyBatch([log.raw(new Uint8Array(0)), log.command({ type: "noop", payload: {} })]);
+    expect(results.map((r) => r.result)).toEqual([
+      { kind: "noop", revision: 1 },
+      { kind: "noop", revision: 1 },
+    ]);
+    expect(store.revision()).toBe(1);
+    expect(store.appliedIndex()).toBe(3);
+  });
+
+  test("entries at or below the applied index are skipped; the rest apply", () => {
+    const entries = [log.put("a", "1"), log.put("a", "2"), log.put("a", "3")];
+    store.applyBatch(entries.slice(0, 2));
+    const results = store.applyBatch(entries);
+    expect(results.map((r) => r.index)).toEqual([3]);
+    expect(store.get("a")!.version).toBe(3);
+    expect(store.applyBatch(entries)).toEqual([]);
+    expect(store.get("a")!.version).toBe(3);
+  });
+
+  test("a gap is an invariant error and applies nothing", () => {
+    store.applyBatch([log.put("a", "1")]);
+    log.put("skipped", "x");
+    expect(() => store.applyBatch([log.put("b", "2")])).toThrow(/entry 3 would skip entries: the applied index is 1/);
+    expect(store.appliedIndex()).toBe(1);
+    expect(store.get("b")).toBeNull();
+  });
+
+  test("a batch that is not contiguous is an invariant error", () => {
+    const first = log.put("a", "1");
+    log.put("gap", "x");
+    expect(() => store.applyBatch([first, log.put("b", "2")])).toThrow(InvariantError);
+  });
+
+  test("a term going backwards is an invariant error", () => {
+    log.term = 5;
+    store.applyBatch([log.put("a", "1")]);
+    log.term = 4;
+    expect(() => store.applyBatch([log.put("b", "2")])).toThrow(/term 4, below the applied term 5/);
+  });
+
+  test("an undecodable entry is an invariant error naming its index, and the whole batch rolls back", () => {
+    store.applyBatch([log.put("before", "1")]);
+    const batch = [log.put("a", "1"), log.raw(new Uint8Array([0xde, 0xad, 0xbe, 0xef])), log.put("b", "2")];
+    let thrown: unknown;
+    try {
+      store.applyBatch(batch);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InvariantError);
+    expect((thrown as Error).message).toMatch(/committed entry 3 \(term 1\) is not a valid command/);
+    expect(store.appliedIndex()).toBe(1);
+    expect(store.revision()).toBe(1);
+    expect(store.get("a")).toBeNull();
+  });
+
+  test("a well-formed MessagePack entry that is not a command is an invariant error too", () => {
+    const packr = new Packr({ useRecords: false });
+    expect(() => store.applyBatch([log.raw(packr.pack({ v: 1, type: "put", requestId: "r", payload: { key: "" } }))])).toThrow(
+      /committed entry 1 .* put key must not be empty/,
+    );
+  });
+
+  test("an entry of unknown type is an invariant error", () => {
+    expect(() => store.applyBatch([log.raw(bytes("x"), 7 as EntryType)])).toThrow(/entry 1 \(term 1\) has unknown type 7/);
+  });
+});
+
+describe("restart: the applied index is stored with the data", () => {
+  let dir: { dir: string; cleanup: () => void };
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => dir.cleanup());
+
+  test("re-applying a batch after close and reopen changes nothing", () => {
+    const file = path.join(dir.dir, "kv.db");
+    const log = new EntryLog();
+    const batch: Entry[] = [log.put("a", "1"), log.put("b", "2"), log.put("a", "3"), log.delPrefix("b")];
+    const first = KvStore.open({ path: file });
+    first.applyBatch(batch);
+    const before = { revision: first.revision(), index: first.appliedIndex(), kvs: first.range("").kvs, events: first.eventsSince(0) };
+    first.close();
+
+    const second = KvStore.open({ path: file });
+    expect(second.applyBatch(batch)).toEqual([]);
+    expect({ revision: second.revision(), index: second.appliedIndex(), kvs: second.range("").kvs, events: second.eventsSince(0) }).toEqual(before);
+    expect(before.revision).toBe(4);
+    expect(text(second.get("a")!.value)).toBe("3");
+
+    // and the next entry continues where the first process stopped
+    expect(second.applyBatch([...batch, log.put("c", "4")]).map((r) => r.index)).toEqual([5]);
+    expect(second.revision()).toBe(5);
+    second.close();
+  });
+
+  test("a rolled-back batch leaves the file as it was", () => {
+    const file = path.join(dir.dir, "kv.db");
+    const log = new EntryLog();
+    const store = KvStore.open({ path: file });
+    store.applyBatch([log.put("a", "1")]);
+    expect(() => store.applyBatch([log.put("b", "1"), log.raw(bytes("garbage"))])).toThrow(InvariantError);
+    store.close();
+    const reopened = KvStore.open({ path: file });
+    expect(reopened.appliedIndex()).toBe(1);
+    expect(reopened.get("b")).toBeNull();
+    reopened.close();
+  });
+
+  test("durable index: with synchronous=normal it advances at checkpoints; with full at every batch", () => {
+    const log = new EntryLog();
+    const normal = KvStore.open({ path: path.join(dir.dir, "normal.db") });
+    normal.applyBatch([log.put("a", "1"), log.put("a", "2")]);
+    expect(normal.durableAppliedIndex()).toBe(0);
+    expect(normal.checkpoint()).toBe(2);
+    expect(normal.durableAppliedIndex()).toBe(2);
+    normal.close();
+    const reopened = KvStore.open({ path: path.join(dir.dir, "normal.db") });
+    expect(reopened.durableAppliedIndex()).toBe(2);
+    reopened.close();
+
+    const full = KvStore.open({ path: path.join(dir.dir, "full.db"), synchronous: "full" });
+    full.applyBatch([new EntryLog().put("a", "1")]);
+    expect(full.durableAppliedIndex()).toBe(1);
+    full.close();
+  });
+
+  test("a file that is not a kv database is refused with a typed error", async () => {
+    const fs = await import("node:fs");
+    const file = path.join(dir.dir, "junk.db");
+    fs.writeFileSync(file, "this is not sqlite".repeat(100));
+    expect(() => KvStore.open({ path: file })).toThrow(expect.objectContaining({ code: "incompatible_database" }));
+  });
+});
+
+describe("idempotency keys", () => {
+  let store: KvStore;
+  let log: EntryLog;
+  beforeEach(() => {
+    store = KvStore.open({ path: MEMORY_PATH, retention: { idempotencyKeysMax: 3, idempotencyWindowIndexes: 10 } });
+    log = new EntryLog();
+  });
+  afterEach(() => store.close());
+
+  test("a retry returns the first result and applies nothing", () => {
+    const [first] = store.applyBatch([log.put("a", "1", {}, "token-1")]);
+    store.applyBatch([log.put("other", "x")]);
+    const [retry] = store.applyBatch([log.put("a", "1", {}, "token-1")]);
+    expect(retry!.replayed).toBe(true);
+    expect(retry!.result).toEqual(first!.result);
+    expect(retry!.requestId).toBe("req-3");
+    expect(store.get("a")!.version).toBe(1);
+    expect(store.revision()).toBe(2);
+    expect(store.appliedIndex()).toBe(3);
+  });
+
+  test("a retry of a failed precondition returns the same failure, even if it would now succeed", () => {
+    store.applyBatch([log.put("a", "1")]);
+    const [first] = store.applyBatch([log.put("a", "2", { ifModRevision: 0 }, "t")]);
+    store.applyBatch([log.del("a")]);
+    const [retry] = store.applyBatch([log.put("a", "2", { ifModRevision: 0 }, "t")]);
+    expect(first!.result.kind).toBe("precondition_failed");
+    expect(retry!.result).toEqual(first!.result);
+    expect(store.get("a")).toBeNull();
+  });
+
+  test("duplicates inside one batch are caught too", () => {
+    const results = store.applyBatch([log.put("a", "1", {}, "t"), log.put("a", "1", {}, "t")]);
+    expect(results.map((r) => r.replayed)).toEqual([false, true]);
+    expect(store.get("a")!.version).toBe(1);
+  });
+
+  test("a token is forgotten after the index window: the retry then applies again", () => {
+    store.applyBatch([log.put("a", "1", {}, "t")]); // index 1
+    store.applyBatch(Array.from({ length: 8 }, () => log.command({ type: "noop", payload: {} }))); // 2..9
+    const [inside] = store.applyBatch([log.put("a", "1", {}, "t")]); // index 10: 10 - 1 < 10
+    expect(inside!.replayed).toBe(true);
+    const [outside] = store.applyBatch([log.put("a", "1", {}, "t")]); // index 11: window passed
+    expect(outside!.replayed).toBe(false);
+    expect(store.get("a")!.version).toBe(2);
+  });
+
+  test("only the newest tokens are kept (count bound); the oldest is forgotten first", () => {
+    store.applyBatch(["t1", "t2", "t3", "t4"].map((token, i) => log.put(`k${i}`, "v", {}, token)));
+    const [t1] = store.applyBatch([log.put("k0", "v", {}, "t1")]);
+    expect(t1!.replayed).toBe(false);
+    const [t4] = store.applyBatch([log.put("k3", "v", {}, "t4")]);
+    expect(t4!.replayed).toBe(true);
+  });
+
+  test("a first result too large to remember is replayed as already_applied, still without applying", () => {
+    store.applyBatch([log.command({ type: "put", payload: { key: "big", value: new Uint8Array(IDEMPOTENCY_RESULT_BYTES_MAX) } })]);
+    const readAndWrite = () => log.command({ type: "txn", payload: { compare: [], success: [{ get: { key: "big" } }, { put: { key: "counter", value: bytes("1") } }], failure: [] } }, "big-read");
+    const [first] = store.applyBatch([readAndWrite()]);
+    expect(first!.result).toMatchObject({ kind: "txn", revision: 2 });
+    const [retry] = store.applyBatch([readAndWrite()]);
+    expect(retry).toMatchObject({ replayed: true, result: { kind: "already_applied", revision: 2, index: 2 } });
+    expect(store.get("counter")!.version).toBe(1);
+  });
+
+  test("the decision does not depend on how entries were batched", () => {
+    const entries: Entry[] = [];
+    const builder = new EntryLog();
+    const rng = new Rng(7);
+    // Few tokens, so both bounds (3 tokens, 10 indexes) come into play.
+    for (let i = 0; i < 60; i++) entries.push(builder.put(`k${i % 4}`, `v${i}`, {}, `t${rng.int(0, 5)}`));
+    const oneBatch = KvStore.open({ path: MEMORY_PATH, retention: { idempotencyKeysMax: 3, idempotencyWindowIndexes: 10 } });
+    const single = oneBatch.applyBatch(entries);
+    const manyBatches = KvStore.open({ path: MEMORY_PATH, retention: { idempotencyKeysMax: 3, idempotencyWindowIndexes: 10 } });
+    const split = [entries.slice(0, 7), entries.slice(7, 8), entries.slice(8, 20), entries.slice(20)].flatMap((batch) => manyBatches.applyBatch(batch));
+    expect(split).toEqual(single);
+    expect(manyBatches.range("")).toEqual(oneBatch.range(""));
+    expect(single.some((r) => r.replayed)).toBe(true);
+    expect(single.some((r, i) => i >= 5 && !r.replayed)).toBe(true);
+    oneBatch.close();
+    manyBatches.close();
+  });
+});

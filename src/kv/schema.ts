@@ -1,0 +1,184 @@
+/**
+ * The SQLite schema and every statement the store runs, prepared once per connection.
+ * Keys are BLOBs (UTF-8 bytes) so ORDER BY key and range bounds are memcmp byte order.
+ */
+import type Database from "better-sqlite3";
+import { IncompatibleDatabaseError } from "./errors.js";
+
+/** PRAGMA application_id of a Flotilla kv database ("Flot"), so foreign files are refused. */
+export const APPLICATION_ID = 0x466c6f74;
+/** PRAGMA user_version: bump with a migration when the schema changes. */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA_SQL = `
+CREATE TABLE meta (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  applied_index INTEGER NOT NULL,
+  applied_term INTEGER NOT NULL,
+  revision INTEGER NOT NULL,
+  events_compacted_revision INTEGER NOT NULL,
+  idempotency_seq INTEGER NOT NULL,
+  conf_state TEXT NOT NULL
+);
+INSERT INTO meta VALUES (1, 0, 0, 0, 0, 0, '{"voters":[],"learners":[]}');
+CREATE TABLE kv (
+  key BLOB PRIMARY KEY,
+  value BLOB NOT NULL,
+  create_revision INTEGER NOT NULL,
+  mod_revision INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  lease INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE members (
+  id TEXT PRIMARY KEY,
+  peer TEXT NOT NULL,
+  client TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  revision INTEGER NOT NULL,
+  key BLOB NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('put', 'delete'))
+);
+CREATE INDEX events_by_revision ON events (revision);
+CREATE TABLE idempotency (
+  seq INTEGER PRIMARY KEY,
+  token TEXT NOT NULL UNIQUE,
+  applied_index INTEGER NOT NULL,
+  result BLOB NOT NULL
+);
+CREATE INDEX idempotency_by_index ON idempotency (applied_index);
+`;
+
+/** Creates the schema in an empty database (when `create`), or checks that an existing one is ours. */
+export function ensureSchema(db: Database.Database, options: { create: boolean }): void {
+  const applicationId = db.pragma("application_id", { simple: true }) as number;
+  const tableCount = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as { n: number }).n;
+  if (applicationId === 0 && tableCount === 0) {
+    if (!options.create) throw new IncompatibleDatabaseError("the database is empty");
+    db.transaction(() => {
+      db.exec(SCHEMA_SQL);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+    return;
+  }
+  if (applicationId !== APPLICATION_ID) throw new IncompatibleDatabaseError(`not a Flotilla kv database (application_id ${applicationId})`);
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version !== SCHEMA_VERSION) throw new IncompatibleDatabaseError(`kv schema version ${version}, this build reads version ${SCHEMA_VERSION}`);
+}
+
+export interface MetaRow {
+  readonly applied_index: number;
+  readonly applied_term: number;
+  readonly revision: number;
+  readonly events_compacted_revision: number;
+  readonly idempotency_seq: number;
+  readonly conf_state: string;
+}
+
+export interface KvRow {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly create_revision: number;
+  readonly mod_revision: number;
+  readonly version: number;
+  readonly lease: number;
+}
+
+export interface EventRow {
+  readonly revision: number;
+  readonly key: Buffer;
+  readonly kind: "put" | "delete";
+}
+
+export interface IdempotencyRow {
+  readonly seq: number;
+  readonly applied_index: number;
+  readonly result: Buffer;
+}
+
+const KV_COLUMNS = "key, value, create_revision, mod_revision, version, lease";
+
+type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+
+/** Every statement, prepared once per connection (the apply path never compiles SQL). */
+export interface Statements {
+  readonly readMeta: Statement<[], MetaRow>;
+  readonly writeMeta: Statement<[number, number, number, number, number, string]>;
+  readonly getKv: Statement<[Buffer], KvRow>;
+  readonly putKv: Statement<[Buffer, Uint8Array, number, number, number], { create_revision: number; version: number }>;
+  readonly deleteKv: Statement<[Buffer]>;
+  readonly deleteKvFrom: Statement<[Buffer], { key: Buffer }>;
+  readonly deleteKvBetween: Statement<[Buffer, Buffer], { key: Buffer }>;
+  readonly rangeFrom: Statement<[Buffer], KvRow>;
+  readonly rangeFromBelow: Statement<[Buffer, Buffer], KvRow>;
+  readonly rangeAfter: Statement<[Buffer], KvRow>;
+  readonly rangeAfterBelow: Statement<[Buffer, Buffer], KvRow>;
+  readonly insertEvent: Statement<[number, Buffer, "put" | "delete"]>;
+  readonly eventIdBounds: Statement<[], { first: number | null; last: number | null }>;
+  readonly eventRevisionAt: Statement<[number], { revision: number }>;
+  readonly deleteEventsThrough: Statement<[number]>;
+  readonly eventsAfter: Statement<[number, number], EventRow>;
+  readonly eventsAt: Statement<[number], EventRow>;
+  readonly getIdempotency: Statement<[string], IdempotencyRow>;
+  readonly insertIdempotency: Statement<[number, string, number, Uint8Array]>;
+  readonly deleteIdempotencyToken: Statement<[string]>;
+  readonly deleteIdempotencyThroughSeq: Statement<[number]>;
+  readonly deleteIdempotencyThroughIndex: Statement<[number]>;
+  readonly listMembers: Statement<[], { id: string; peer: string; client: string }>;
+  readonly getMember: Statement<[string], { peer: string; client: string }>;
+  readonly upsertMember: Statement<[string, string, string]>;
+  readonly deleteMember: Statement<[string]>;
+}
+
+export function prepareStatements(db: Database.Database): Statements {
+  const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
+  return {
+    readMeta: prepare("SELECT applied_index, applied_term, revision, events_compacted_revision, idempotency_seq, conf_state FROM meta"),
+    writeMeta: prepare(
+      "UPDATE meta SET applied_index = ?, applied_term = ?, revision = ?, events_compacted_revision = ?, idempotency_seq = ?, conf_state = ?",
+    ),
+
+    getKv: prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key = ?`),
+    // One statement for both create and update: version and create_revision follow etcd.
+    // Bind (key, value, revision, revision, lease).
+    putKv: prepare(
+      `INSERT INTO kv (key, value, create_revision, mod_revision, version, lease) VALUES (?, ?, ?, ?, 1, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision, version = version + 1, lease = excluded.lease
+       RETURNING create_revision, version`,
+    ),
+    deleteKv: prepare("DELETE FROM kv WHERE key = ?"),
+    deleteKvFrom: prepare("DELETE FROM kv WHERE key >= ? RETURNING key"),
+    deleteKvBetween: prepare("DELETE FROM kv WHERE key >= ? AND key < ? RETURNING key"),
+
+    // Range scans: lower bound inclusive (the prefix) or exclusive (`after`), upper bound optional.
+    rangeFrom: prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key >= ? ORDER BY key`),
+    rangeFromBelow: prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key >= ? AND key < ? ORDER BY key`),
+    rangeAfter: prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key > ? ORDER BY key`),
+    rangeAfterBelow: prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key > ? AND key < ? ORDER BY key`),
+
+    insertEvent: prepare("INSERT INTO events (revision, key, kind) VALUES (?, ?, ?)"),
+    // Two subqueries: SQLite answers a lone min() or max() from the b-tree's edge, but
+    // min() and max() in one SELECT scan the whole table.
+    eventIdBounds: prepare("SELECT (SELECT min(id) FROM events) AS first, (SELECT max(id) FROM events) AS last"),
+    eventRevisionAt: prepare("SELECT revision FROM events WHERE id = ?"),
+    deleteEventsThrough: prepare("DELETE FROM events WHERE revision <= ?"),
+    eventsAfter: prepare("SELECT revision, key, kind FROM events WHERE revision > ? ORDER BY id LIMIT ?"),
+    eventsAt: prepare("SELECT revision, key, kind FROM events WHERE revision = ? ORDER BY id"),
+
+    getIdempotency: prepare("SELECT seq, applied_index, result FROM idempotency WHERE token = ?"),
+    insertIdempotency: prepare("INSERT INTO idempotency (seq, token, applied_index, result) VALUES (?, ?, ?, ?)"),
+    deleteIdempotencyToken: prepare("DELETE FROM idempotency WHERE token = ?"),
+    deleteIdempotencyThroughSeq: prepare("DELETE FROM idempotency WHERE seq <= ?"),
+    deleteIdempotencyThroughIndex: prepare("DELETE FROM idempotency WHERE applied_index <= ?"),
+
+    listMembers: prepare("SELECT id, peer, client FROM members ORDER BY id"),
+    getMember: prepare("SELECT peer, client FROM members WHERE id = ?"),
+    upsertMember: prepare(
+      "INSERT INTO members (id, peer, client) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET peer = excluded.peer, client = excluded.client",
+    ),
+    deleteMember: prepare("DELETE FROM members WHERE id = ?"),
+  };
+}
+

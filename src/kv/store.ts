@@ -1,0 +1,557 @@
+/**
+ * KvStore: Flotilla's replicated state machine on SQLite. Committed entries go in through
+ * applyBatch (one SQLite transaction per batch, which also stores the applied index, so an
+ * entry is never applied twice nor skipped across restarts); local reads, the change-event
+ * window, membership and snapshots come out.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { Packr } from "msgpackr";
+import { ConfChangeType, EntryType } from "../raft/types.js";
+import type { ConfChange, ConfState, Entry, Snapshot, SnapshotMeta } from "../raft/types.js";
+import { assert, InvariantError } from "../util/assert.js";
+import {
+  EVENTS_PAGE_MAX,
+  EVENTS_RETAINED_MAX,
+  IDEMPOTENCY_KEYS_MAX,
+  IDEMPOTENCY_RESULT_BYTES_MAX,
+  IDEMPOTENCY_WINDOW_INDEXES,
+  RANGE_KVS_MAX,
+} from "../util/limits.js";
+import { decodeCommand, type Command } from "./command.js";
+import { CompactedError, IncompatibleDatabaseError, InvalidSnapshotError, KvInputError, MalformedCommandError } from "./errors.js";
+import { executeCommand, readKey, scanRange } from "./execute.js";
+import { keyBytes, keyFromBytes, keyProblem } from "./keys.js";
+import { decodeMemberContext, type Member, type MemberAddresses } from "./membership.js";
+import type { ApplyResult, ChangeEvent, CommandResult, EventsPage, KeyValue, RangeResult } from "./results.js";
+import { ensureSchema, prepareStatements, type MetaRow, type Statements } from "./schema.js";
+
+/** The path that selects an in-memory database (tests, the simulator). */
+export const MEMORY_PATH = ":memory:";
+
+export interface RetentionLimits {
+  readonly idempotencyKeysMax: number;
+  readonly idempotencyWindowIndexes: number;
+  readonly eventsRetainedMax: number;
+}
+
+export const DEFAULT_RETENTION: RetentionLimits = Object.freeze({
+  idempotencyKeysMax: IDEMPOTENCY_KEYS_MAX,
+  idempotencyWindowIndexes: IDEMPOTENCY_WINDOW_INDEXES,
+  eventsRetainedMax: EVENTS_RETAINED_MAX,
+});
+
+export interface KvStoreOptions {
+  /** Database file, or MEMORY_PATH. The parent directory is created if missing. */
+  readonly path: string;
+  /**
+   * "normal" (default): a commit survives a process crash, and survives power loss once a
+   * checkpoint() has run; durableAppliedIndex() says how far. "full": every commit is fsync'd.
+   */
+  readonly synchronous?: "normal" | "full";
+  /**
+   * Smaller windows for tests. Idempotency limits decide what an apply does, so every
+   * replica of a cluster must run with the same values (the defaults, in production).
+   */
+  readonly retention?: Partial<RetentionLimits>;
+}
+
+/** The node decodes a ConfChange entry and applies it to Raft; the store records the outcome. */
+export type ConfChangeHandler = (entry: Entry) => { readonly change: ConfChange; readonly confState: ConfState };
+
+export interface RangeOptions {
+  /** Return only keys strictly after this one (pagination: the last key of the previous page). */
+  readonly after?: string;
+  /** Most kvs to return, 1..RANGE_KVS_MAX (the default). */
+  readonly limit?: number;
+}
+
+/** What the store has applied; a copy is edited during a batch and kept only if it commits. */
+interface AppliedState {
+  index: number;
+  term: number;
+  revision: number;
+  eventsCompactedRevision: number;
+  idempotencySeq: number;
+  confState: ConfState;
+}
+
+const resultPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+
+export class KvStore {
+  readonly path: string;
+  readonly #memory: boolean;
+  readonly #synchronous: "normal" | "full";
+  readonly #retention: RetentionLimits;
+  #db!: Database.Database;
+  #statements!: Statements;
+  #applyInTransaction!: (entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined) => { results: ApplyResult[]; state: AppliedState };
+  #state!: AppliedState;
+  #durableIndex = 0;
+
+  private constructor(options: KvStoreOptions) {
+    this.path = options.path;
+    this.#memory = options.path === MEMORY_PATH;
+    this.#synchronous = options.synchronous ?? "normal";
+    this.#retention = { ...DEFAULT_RETENTION, ...options.retention };
+    assert(Object.values(this.#retention).every((limit) => Number.isSafeInteger(limit) && limit >= 1), "retention limits are positive integers");
+  }
+
+  static open(options: KvStoreOptions): KvStore {
+    const store = new KvStore(options);
+    if (store.#memory) {
+      store.#bind(openDatabase(MEMORY_PATH));
+    } else {
+      fs.mkdirSync(path.dirname(options.path), { recursive: true });
+      fs.rmSync(restoreTempPath(options.path), { force: true }); // an interrupted restore
+      store.#bind(openDatabase(options.path));
+      store.checkpoint(); // what survived the last run is made durable before anyone relies on it
+    }
+    return store;
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Apply
+
+  /**
+   * Applies committed entries, in order, in one SQLite transaction that also records the last
+   * applied index and term. Entries at or below the applied index are skipped (no result);
+   * the first new entry must be appliedIndex()+1. An undecodable entry, a gap or a term going
+   * backwards throws InvariantError and rolls the whole batch back: the node must stop.
+   */
+  applyBatch(entries: readonly Entry[], onConfChange?: ConfChangeHandler): ApplyResult[] {
+    this.#checkOpen();
+    const pending = this.#unapplied(entries);
+    if (pending.length === 0) return [];
+    const { results, state } = this.#applyInTransaction(pending, onConfChange);
+    this.#state = state;
+    if (this.#synchronous === "full" && !this.#memory) this.#durableIndex = state.index;
+    return results;
+  }
+
+  /** Applies one ConfChange entry; null when `index` is already applied. */
+  applyConfChange(index: number, term: number, change: ConfChange, confState: ConfState): ApplyResult | null {
+    const entry: Entry = { index, term, type: EntryType.ConfChange, data: new Uint8Array(0) };
+    return this.applyBatch([entry], () => ({ change, confState }))[0] ?? null;
+  }
+
+  #unapplied(entries: readonly Entry[]): readonly Entry[] {
+    for (let i = 1; i < entries.length; i++) {
+      assert(entries[i]!.index === entries[i - 1]!.index + 1, () => `apply batch is not contiguous: index ${entries[i]!.index} follows ${entries[i - 1]!.index}`);
+    }
+    const pending = entries.filter((entry) => entry.index > this.#state.index);
+    if (pending.length > 0) {
+      const first = pending[0]!;
+      assert(first.index === this.#state.index + 1, () => `entry ${first.index} would skip entries: the applied index is ${this.#state.index}`);
+    }
+    return pending;
+  }
+
+  #applyEntries(entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined): { results: ApplyResult[]; state: AppliedState } {
+    const state: AppliedState = { ...this.#state };
+    const results: ApplyResult[] = [];
+    for (const entry of entries) {
+      assert(entry.term >= state.term, () => `entry ${entry.index} has term ${entry.term}, below the applied term ${state.term}`);
+      results.push(this.#applyEntry(state, entry, onConfChange));
+      state.index = entry.index;
+      state.term = entry.term;
+    }
+    this.#pruneIdempotency(state);
+    this.#pruneEvents(state);
+    this.#statements.writeMeta.run(state.index, state.term, state.revision, state.eventsCompactedRevision, state.idempotencySeq, JSON.stringify(state.confState));
+    return { results, state };
+  }
+
+  #applyEntry(state: AppliedState, entry: Entry, onConfChange: ConfChangeHandler | undefined): ApplyResult {
+    const base = { index: entry.index, term: entry.term };
+    switch (entry.type) {
+      case EntryType.Normal: {
+        if (entry.data.byteLength === 0) {
+          // The empty entry a new leader appends to commit its term.
+          return { ...base, requestId: null, result: { kind: "noop", revision: state.revision }, replayed: false };
+        }
+        return this.#applyCommand(state, entry, decodeCommittedCommand(entry));
+      }
+      case EntryType.ConfChange: {
+        assert(onConfChange !== undefined, () => `entry ${entry.index} is a membership change but applyBatch was given no onConfChange handler`);
+        const { change, confState } = onConfChange(entry);
+        this.#storeMembership(entry, change, confState);
+        state.confState = { voters: [...confState.voters], learners: [...confState.learners] };
+        return { ...base, requestId: null, result: { kind: "conf_change", revision: state.revision, confState: state.confState }, replayed: false };
+      }
+      default:
+        throw new InvariantError(`entry ${entry.index} (term ${entry.term}) has unknown type ${String(entry.type)}`);
+    }
+  }
+
+  #applyCommand(state: AppliedState, entry: Entry, command: Command): ApplyResult {
+    const base = { index: entry.index, term: entry.term, requestId: command.requestId };
+    const token = command.idempotencyKey;
+    if (token !== undefined) {
+      const first = this.#rememberedResult(state, token, entry.index);
+      if (first !== undefined) return { ...base, result: first, replayed: true };
+    }
+    const result = executeCommand(this.#statements, command, state.revision);
+    assert(result.revision === state.revision || result.revision === state.revision + 1, "a command advances the revision by at most one");
+    state.revision = result.revision;
+    if (token !== undefined) this.#remember(state, token, entry.index, result);
+    return { ...base, result, replayed: false };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Idempotency: a token is remembered while within both bounds, measured in log indexes and
+  // in tokens (never in wall-clock time), so every replica makes the same decision.
+
+  #rememberedResult(state: AppliedState, token: string, index: number): CommandResult | undefined {
+    const row = this.#statements.getIdempotency.get(token);
+    if (row === undefined) return undefined;
+    const withinCount = row.seq > state.idempotencySeq - this.#retention.idempotencyKeysMax;
+    const withinWindow = row.applied_index > index - this.#retention.idempotencyWindowIndexes;
+    if (withinCount && withinWindow) return resultPackr.unpack(row.result) as CommandResult;
+    this.#statements.deleteIdempotencyToken.run(token); // expired: the token starts afresh
+    return undefined;
+  }
+
+  #remember(state: AppliedState, token: string, index: number, result: CommandResult): void {
+    let encoded: Uint8Array = resultPackr.pack(result);
+    if (encoded.byteLength > IDEMPOTENCY_RESULT_BYTES_MAX) {
+      encoded = resultPackr.pack({ kind: "already_applied", revision: result.revision, index });
+    }
+    state.idempotencySeq += 1;
+    this.#statements.insertIdempotency.run(state.idempotencySeq, token, index, encoded);
+  }
+
+  #pruneIdempotency(state: AppliedState): void {
+    this.#statements.deleteIdempotencyThroughSeq.run(state.idempotencySeq - this.#retention.idempotencyKeysMax);
+    this.#statements.deleteIdempotencyThroughIndex.run(state.index - this.#retention.idempotencyWindowIndexes);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Change events: ids are contiguous (rows only ever leave from the oldest end), so the
+  // count is last - first + 1. Whole revisions are dropped, so a retained revision is complete.
+
+  #pruneEvents(state: AppliedState): void {
+    const { first, last } = this.#statements.eventIdBounds.get()!;
+    if (first === null || last === null) return;
+    if (last - first + 1 <= this.#retention.eventsRetainedMax) return;
+    const newestDroppedId = last - this.#retention.eventsRetainedMax;
+    const row = this.#statements.eventRevisionAt.get(newestDroppedId);
+    assert(row !== undefined, () => `event ids are contiguous, yet id ${newestDroppedId} is missing`);
+    this.#statements.deleteEventsThrough.run(row.revision);
+    assert(row.revision > state.eventsCompactedRevision, "the events window only moves forward");
+    state.eventsCompactedRevision = row.revision;
+  }
+
+  /**
+   * Events of the revisions after `afterRevision`, oldest first, whole revisions only (a single
+   * revision larger than `limit` comes whole, alone). Throws CompactedError when some of those
+   * events are no longer retained.
+   */
+  eventsSince(afterRevision: number, limit: number = EVENTS_PAGE_MAX): EventsPage {
+    this.#checkOpen();
+    expectCount(afterRevision, "afterRevision", 0, Number.MAX_SAFE_INTEGER);
+    expectCount(limit, "limit", 1, EVENTS_PAGE_MAX);
+    if (afterRevision < this.#state.eventsCompactedRevision) throw new CompactedError(afterRevision, this.#state.eventsCompactedRevision);
+    const rows = this.#statements.eventsAfter.all(afterRevision, limit + 1);
+    const revision = this.#state.revision;
+    if (rows.length <= limit) return { events: rows.map(toChangeEvent), more: false, revision };
+    const splitRevision = rows[limit]!.revision;
+    const whole = rows.slice(0, limit).filter((row) => row.revision !== splitRevision);
+    if (whole.length > 0) return { events: whole.map(toChangeEvent), more: true, revision };
+    const oversized = this.#statements.eventsAt.all(splitRevision);
+    const more = this.#statements.eventsAfter.all(splitRevision, 1).length > 0;
+    return { events: oversized.map(toChangeEvent), more, revision };
+  }
+
+  /** Events of revisions up to this one are gone; eventsSince(r) needs r ≥ this. */
+  eventsCompactedRevision(): number {
+    return this.#state.eventsCompactedRevision;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Membership
+
+  #storeMembership(entry: Entry, change: ConfChange, confState: ConfState): void {
+    checkConfState(confState, entry.index);
+    const members = new Set([...confState.voters, ...confState.learners]);
+    if (change.type === ConfChangeType.Remove || !members.has(change.node)) {
+      this.#statements.deleteMember.run(change.node);
+      return;
+    }
+    const known = this.#statements.getMember.get(change.node);
+    const addresses = change.context !== undefined && change.context.byteLength > 0 ? decodeCommittedContext(entry, change.context) : known;
+    this.#statements.upsertMember.run(change.node, addresses?.peer ?? "", addresses?.client ?? "");
+  }
+
+  confState(): ConfState {
+    return this.#state.confState;
+  }
+
+  /** Current members (voters and learners) with the addresses their ConfChange carried. */
+  members(): Member[] {
+    this.#checkOpen();
+    const addresses = new Map(this.#statements.listMembers.all().map((row) => [row.id, row]));
+    const { voters, learners } = this.#state.confState;
+    const member = (id: string, voter: boolean): Member => ({ id, peer: addresses.get(id)?.peer ?? "", client: addresses.get(id)?.client ?? "", voter });
+    return [...voters.map((id) => member(id, true)), ...learners.map((id) => member(id, false))].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Local reads (stale reads, and linearizable reads once applied ≥ the ReadIndex)
+
+  get(key: string): KeyValue | null {
+    this.#checkOpen();
+    const problem = keyProblem(key, "key", { emptyAllowed: false });
+    if (problem !== undefined) throw new KvInputError(problem);
+    return readKey(this.#statements, keyBytes(key));
+  }
+
+  /** Keys starting with `prefix` ("" = all keys) in UTF-8 byte order. */
+  range(prefix: string, options: RangeOptions = {}): RangeResult {
+    this.#checkOpen();
+    const prefixProblem = keyProblem(prefix, "prefix", { emptyAllowed: true });
+    if (prefixProblem !== undefined) throw new KvInputError(prefixProblem);
+    const afterProblem = options.after === undefined ? undefined : keyProblem(options.after, "after", { emptyAllowed: false });
+    if (afterProblem !== undefined) throw new KvInputError(afterProblem);
+    const limit = options.limit ?? RANGE_KVS_MAX;
+    expectCount(limit, "limit", 1, RANGE_KVS_MAX);
+    const after = options.after === undefined ? undefined : keyBytes(options.after);
+    return { ...scanRange(this.#statements, keyBytes(prefix), after, limit), revision: this.#state.revision };
+  }
+
+  revision(): number {
+    return this.#state.revision;
+  }
+
+  appliedIndex(): number {
+    return this.#state.index;
+  }
+
+  appliedTerm(): number {
+    return this.#state.term;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Durability
+
+  /**
+   * The highest applied index that survives power loss. The node must not compact the Raft
+   * log past it: entries after it may have to be applied again after a crash. In-memory: 0.
+   */
+  durableAppliedIndex(): number {
+    return this.#durableIndex;
+  }
+
+  /** Checkpoints the WAL into the database file (fsync'd); returns the new durable index. */
+  checkpoint(): number {
+    this.#checkOpen();
+    if (this.#memory) return this.#durableIndex;
+    const [outcome] = this.#db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+    assert(outcome !== undefined && outcome.busy === 0, "a checkpoint on the only connection completes");
+    this.#durableIndex = this.#state.index;
+    return this.#durableIndex;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Snapshots: the whole database image (sqlite3_serialize), consistent by construction
+  // since nothing else runs on this connection between two calls.
+
+  snapshot(): Snapshot {
+    this.#checkOpen();
+    const meta: SnapshotMeta = { index: this.#state.index, term: this.#state.term, confState: this.#state.confState };
+    return { meta, data: this.#db.serialize() };
+  }
+
+  /**
+   * Replaces the whole state with a snapshot's image. File mode: the image is written to a
+   * temporary file, fsync'd and renamed over the database, so a crash leaves the old or the
+   * new database, never a mix. Throws InvalidSnapshotError (and keeps the current state) when
+   * the image is not a kv database whose applied index and term match `snapshot.meta`.
+   */
+  restore(snapshot: Snapshot): void {
+    this.#checkOpen();
+    const image = rollbackJournalImage(snapshot.data);
+    const candidate = openSnapshotImage(image, snapshot.meta);
+    if (this.#memory) {
+      this.#db.close();
+      this.#bind(candidate);
+      return;
+    }
+    candidate.close();
+    this.#replaceDatabaseFile(image);
+    this.#durableIndex = this.#state.index;
+  }
+
+  #replaceDatabaseFile(image: Uint8Array): void {
+    const temp = restoreTempPath(this.path);
+    writeFileDurably(temp, image);
+    this.checkpoint(); // the old WAL is then empty: removing it below loses nothing
+    this.#db.close();
+    try {
+      fs.rmSync(`${this.path}-wal`, { force: true });
+      fs.rmSync(`${this.path}-shm`, { force: true });
+      fs.renameSync(temp, this.path);
+      fsyncDirectory(path.dirname(this.path));
+    } finally {
+      this.#bind(openDatabase(this.path)); // the new database, or the old one if the swap failed
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  #bind(db: Database.Database): void {
+    this.#db = db;
+    if (!this.#memory) {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${this.#synchronous === "full" ? "FULL" : "NORMAL"}`);
+    }
+    this.#statements = prepareStatements(db);
+    this.#applyInTransaction = db.transaction((entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined) => this.#applyEntries(entries, onConfChange));
+    this.#state = readAppliedState(this.#statements);
+  }
+
+  #checkOpen(): void {
+    assert(this.#db.open, "the kv store is closed");
+  }
+}
+
+function openDatabase(location: string | Buffer): Database.Database {
+  const db = new Database(location);
+  try {
+    ensureSchema(db, { create: typeof location === "string" });
+    return db;
+  } catch (error) {
+    db.close();
+    if (error instanceof Database.SqliteError && (error.code === "SQLITE_NOTADB" || error.code === "SQLITE_CORRUPT")) {
+      throw new IncompatibleDatabaseError(`${typeof location === "string" ? location : "image"} is not a usable SQLite database: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+function readAppliedState(statements: Statements): AppliedState {
+  const row: MetaRow | undefined = statements.readMeta.get();
+  assert(row !== undefined, "the meta table has its one row");
+  return {
+    index: row.applied_index,
+    term: row.applied_term,
+    revision: row.revision,
+    eventsCompactedRevision: row.events_compacted_revision,
+    idempotencySeq: row.idempotency_seq,
+    confState: parseStoredConfState(row.conf_state),
+  };
+}
+
+function parseStoredConfState(json: string): ConfState {
+  const parsed = JSON.parse(json) as ConfState;
+  checkConfState(parsed, 0);
+  return parsed;
+}
+
+function checkConfState(confState: ConfState, index: number): void {
+  const isIdList = (ids: unknown): boolean => Array.isArray(ids) && ids.every((id) => typeof id === "string" && id.length > 0);
+  assert(isIdList(confState.voters) && isIdList(confState.learners), () => `membership at entry ${index} is not two lists of node ids`);
+  assert(!confState.voters.some((id) => confState.learners.includes(id)), () => `membership at entry ${index} has a node that is both voter and learner`);
+}
+
+function decodeCommittedCommand(entry: Entry): Command {
+  try {
+    return decodeCommand(entry.data);
+  } catch (error) {
+    if (!(error instanceof MalformedCommandError)) throw error;
+    throw new InvariantError(`committed entry ${entry.index} (term ${entry.term}) is not a valid command: ${error.message}`, { cause: error });
+  }
+}
+
+function decodeCommittedContext(entry: Entry, context: Uint8Array): MemberAddresses {
+  try {
+    return decodeMemberContext(context);
+  } catch (error) {
+    if (!(error instanceof MalformedCommandError)) throw error;
+    throw new InvariantError(`committed membership change at entry ${entry.index} (term ${entry.term}): ${error.message}`, { cause: error });
+  }
+}
+
+function toChangeEvent(row: { revision: number; key: Buffer; kind: "put" | "delete" }): ChangeEvent {
+  return { revision: row.revision, key: keyFromBytes(row.key), kind: row.kind };
+}
+
+function expectCount(value: number, what: string, low: number, high: number): void {
+  if (!Number.isSafeInteger(value) || value < low || value > high) throw new KvInputError(`${what} must be an integer in ${low}..${high}, not ${value}`);
+}
+
+/** SQLite header bytes 18-19 say "WAL" (2) in a WAL database's image; memory databases need 1. */
+function rollbackJournalImage(data: Uint8Array): Buffer {
+  const image = Buffer.from(data); // a copy: the caller's bytes stay untouched
+  if (image.length >= 100 && image[18] === 2 && image[19] === 2) {
+    image[18] = 1;
+    image[19] = 1;
+  }
+  return image;
+}
+
+const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
+
+/** Why an image is not a whole SQLite file (SQLite itself reads a truncated one as zeros). */
+function imageFramingProblem(image: Buffer): string | undefined {
+  if (image.length < 100 || !image.subarray(0, 16).equals(SQLITE_HEADER)) return "it does not start with a SQLite header";
+  const pageSizeField = image.readUInt16BE(16);
+  const pageSize = pageSizeField === 1 ? 65536 : pageSizeField;
+  const pageCount = image.readUInt32BE(28);
+  if (image.length !== pageSize * pageCount) return `it is ${image.length} bytes, but its header says ${pageCount} pages of ${pageSize} bytes`;
+  return undefined;
+}
+
+/** Opens an image in memory and checks it is a kv database at exactly `meta`'s index and term. */
+function openSnapshotImage(image: Buffer, meta: SnapshotMeta): Database.Database {
+  const framing = imageFramingProblem(image);
+  if (framing !== undefined) throw new InvalidSnapshotError(`snapshot at index ${meta.index} is not a whole database image: ${framing}`);
+  let db: Database.Database;
+  try {
+    db = openDatabase(image);
+  } catch (error) {
+    throw new InvalidSnapshotError(`snapshot at index ${meta.index} is not a kv database: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const check = db.pragma("quick_check", { simple: true });
+    if (check !== "ok") throw new InvalidSnapshotError(`snapshot at index ${meta.index} fails SQLite's quick_check: ${String(check)}`);
+    const state = readAppliedState(prepareStatements(db));
+    if (state.index !== meta.index || state.term !== meta.term) {
+      throw new InvalidSnapshotError(`snapshot says index ${meta.index} term ${meta.term}, but its data is at index ${state.index} term ${state.term}`);
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    if (error instanceof InvalidSnapshotError) throw error;
+    throw new InvalidSnapshotError(`snapshot at index ${meta.index} is unreadable: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function restoreTempPath(databasePath: string): string {
+  return `${databasePath}.restore`;
+}
+
+function writeFileDurably(file: string, bytes: Uint8Array): void {
+  const fd = fs.openSync(file, "w");
+  try {
+    let written = 0;
+    while (written < bytes.byteLength) written += fs.writeSync(fd, bytes, written, bytes.byteLength - written);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fsyncDirectory(directory: string): void {
+  const fd = fs.openSync(directory, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Apply throughput of KvStore (README "Durability"): puts of 100-byte values, batches of 1 and
+ * of 100 entries, in memory and on disk with synchronous=NORMAL and FULL.
+ * Run: npx vitest bench --run src/kv/testing/apply-rate.bench.ts
+ * (hz is batches per second: multiply by the batch size for applies per second.)
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, bench, describe } from "vitest";
+import { EntryType, type Entry } from "../../raft/types.js";
+import { encodeCommand } from "../command.js";
+import { KvStore, MEMORY_PATH, type KvStoreOptions } from "../store.js";
+
+const value = new Uint8Array(100).fill(0x61);
+const directory = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-kv-bench-"));
+afterAll(() => fs.rmSync(directory, { recursive: true, force: true }));
+
+/** A store and an endless supply of consecutive put entries for it. */
+function target(options: KvStoreOptions, batchSize: number): () => void {
+  const store = KvStore.open(options);
+  let index = 0;
+  return () => {
+    const batch: Entry[] = [];
+    for (let i = 0; i < batchSize; i++) {
+      index += 1;
+      const data = encodeCommand({ type: "put", payload: { key: `key/${String(index % 50_000).padStart(10, "0")}`, value }, requestId: `r${index}` });
+      batch.push({ index, term: 1, type: EntryType.Normal, data });
+    }
+    store.applyBatch(batch);
+  };
+}
+
+for (const batchSize of [1, 100]) {
+  describe(`batches of ${batchSize} put(s)`, () => {
+    bench("memory", target({ path: MEMORY_PATH }, batchSize), { time: 2000 });
+    bench("file, synchronous=NORMAL", target({ path: path.join(directory, `normal-${batchSize}.db`), synchronous: "normal" }, batchSize), { time: 2000 });
+    bench("file, synchronous=FULL", target({ path: path.join(directory, `full-${batchSize}.db`), synchronous: "full" }, batchSize), { time: 2000 });
+  });
+}
