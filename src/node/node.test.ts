@@ -1,0 +1,53 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { openNode, type RunningNode } from "./node.js";
+import { freePort } from "./testing/ports.js";
+
+const logger = pino({ level: "silent" });
+const running: RunningNode[] = [];
+const encoder = new TextEncoder();
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((node) => node.close()));
+});
+
+async function cluster(size: number, dir: string): Promise<RunningNode[]> {
+  const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+  const ports = await Promise.all(ids.map(() => freePort()));
+  const bootstrap = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
+  const nodes = await Promise.all(
+    ids.map((id, i) =>
+      openNode({ id, dataDir: path.join(dir, id), peerListen: `127.0.0.1:${ports[i]}`, clientUrl: `http://127.0.0.1:${9000 + i}`, bootstrap, logger, tickMs: 20 }),
+    ),
+  );
+  running.push(...nodes);
+  return nodes;
+}
+
+async function leaderOf(nodes: RunningNode[]): Promise<RunningNode> {
+  for (let i = 0; i < 200; i++) {
+    const leader = nodes.find((n) => n.status().role === "leader");
+    if (leader) return leader;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("no leader");
+}
+
+describe("node", () => {
+  it("replicates writes across three nodes and serves linearizable reads on every node", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
+    const nodes = await cluster(3, dir);
+    const leader = await leaderOf(nodes);
+    const put = await leader.write({ type: "put", payload: { key: "k", value: encoder.encode("v1") } });
+    expect(put).toMatchObject({ kind: "put", key: "k", version: 1 });
+    for (const node of nodes) {
+      const got = await node.get("k");
+      expect(Buffer.from(got.kv!.value).toString()).toBe("v1");
+    }
+    const follower = nodes.find((n) => n !== leader)!;
+    await expect(follower.write({ type: "put", payload: { key: "k", value: encoder.encode("x") } })).rejects.toMatchObject({ code: expect.stringMatching(/not_leader|no_leader/) });
+  });
+});

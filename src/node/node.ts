@@ -1,0 +1,756 @@
+/**
+ * FlotillaNode drives one Raft core with real time (a tick timer), a real disk (the WAL and
+ * the SQLite state machine) and a real network (the peer transport). The loop is etcd's:
+ * save → send → apply → advance, with the leader's appends sent before its own save.
+ */
+import { randomInt } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import type { Logger } from "pino";
+import {
+  ProposalDroppedError,
+  RaftNode,
+  Role,
+  ConfChangeType,
+  bootstrapStorage,
+  decodeConfChange,
+  majority,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type LogStorage,
+  type MemoryStorage,
+  type Message,
+  type Ready,
+  type SoftState,
+} from "../raft/index.js";
+import { openStorage, type Wal } from "../storage/index.js";
+import { Transport } from "../transport/index.js";
+import { KvStore, encodeCommand, encodeMemberContext, type ApplyResult, type CommandBody, type CommandResult, type RangeResult } from "../kv/index.js";
+import { Rng } from "../util/rng.js";
+import { assert } from "../util/assert.js";
+import {
+  NODE_CHORES_INTERVAL_MS,
+  NODE_PENDING_READS_MAX,
+  NODE_PENDING_WRITES_MAX,
+  NODE_PROMOTE_LAG_ENTRIES_MAX,
+  NODE_REQUEST_TIMEOUT_MS_DEFAULT,
+  NODE_SNAPSHOT_CATCHUP_ENTRIES,
+  NODE_SNAPSHOT_ENTRIES_DEFAULT,
+  NODE_TICK_MS_DEFAULT,
+} from "../util/limits.js";
+import {
+  NodeError,
+  type AddMemberRequest,
+  type GetResult,
+  type MemberStatus,
+  type NodeApi,
+  type NodeRole,
+  type NodeStatus,
+  type RangeRequest,
+  type ReadOptions,
+  type WriteOptions,
+} from "./api.js";
+import { bootstrapClusterId, randomClusterId, readIdentity, writeIdentity } from "./identity.js";
+import { joinCluster } from "./join.js";
+import { DataDirLock } from "./lock.js";
+import { NodeMetrics } from "./metrics.js";
+import { PendingReads, PendingWrites } from "./waiters.js";
+
+export interface NodeOptions {
+  readonly id: string;
+  readonly dataDir: string;
+  /** Peer listen address, host:port (port 0 picks one: tests). */
+  readonly peerListen: string;
+  /** The peer address other nodes are told (default: the bound peer address). */
+  readonly advertisePeer?: string;
+  /** The client URL other nodes and clients are told (http://host:port). */
+  readonly clientUrl: string;
+  /** Form a new cluster of exactly these voters: id → peer host:port (must include this node). */
+  readonly bootstrap?: Readonly<Record<string, string>>;
+  /** Join an existing cluster through any of these client addresses (host:port or URL). */
+  readonly join?: readonly string[];
+  readonly logger: Logger;
+  readonly tickMs?: number;
+  readonly electionTimeoutTicks?: number;
+  readonly heartbeatIntervalTicks?: number;
+  readonly requestTimeoutMs?: number;
+  /** Applied entries between snapshots (small values in tests make InstallSnapshot happen). */
+  readonly snapshotEntries?: number;
+  /** Entries kept behind a snapshot for followers slightly behind. */
+  readonly snapshotCatchupEntries?: number;
+}
+
+export interface RunningNode extends NodeApi {
+  readonly clientUrl: string;
+  readonly peerAddress: string;
+  readonly clusterId: string;
+}
+
+/** The core reads the log from memory; membership at restart comes from the state machine. */
+class NodeLogStorage implements LogStorage {
+  constructor(
+    readonly memory: MemoryStorage,
+    readonly confState: () => ConfState,
+  ) {}
+  initialState() {
+    return { hardState: this.memory.hardState(), confState: this.confState() };
+  }
+  firstIndex() {
+    return this.memory.firstIndex();
+  }
+  lastIndex() {
+    return this.memory.lastIndex();
+  }
+  term(index: number) {
+    return this.memory.term(index);
+  }
+  entries(low: number, high: number, bytesMax: number) {
+    return this.memory.entries(low, high, bytesMax);
+  }
+  snapshot() {
+    return this.memory.snapshot();
+  }
+}
+
+export async function openNode(options: NodeOptions): Promise<RunningNode> {
+  const node = new FlotillaNode(options);
+  await node.start();
+  return node;
+}
+
+export class FlotillaNode implements RunningNode {
+  readonly id: string;
+  readonly clientUrl: string;
+  readonly #options: NodeOptions;
+  readonly #log: Logger;
+  readonly #tickMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #snapshotEntries: number;
+  readonly #snapshotCatchupEntries: number;
+  readonly #writes = new PendingWrites(NODE_PENDING_WRITES_MAX);
+  readonly #reads = new PendingReads(NODE_PENDING_READS_MAX);
+  readonly #leaderWaiters = new Set<() => void>();
+  #metrics!: NodeMetrics;
+
+  #clusterId = "";
+  #wal!: Wal;
+  #memory!: MemoryStorage;
+  #kv!: KvStore;
+  #raft!: RaftNode;
+  #transport!: Transport;
+  #peerAddress = "";
+
+  #soft: SoftState = { leader: "", role: Role.Follower };
+  #tickTimer: NodeJS.Timeout | undefined;
+  #choresTimer: NodeJS.Timeout | undefined;
+  #loopScheduled = false;
+  #loopRunning: Promise<void> | undefined;
+  #closed = false;
+  #fatal: Error | undefined;
+  #requestSeq = 0;
+  #snapshotInProgress = false;
+  #lock: DataDirLock | undefined;
+
+  constructor(options: NodeOptions) {
+    this.id = options.id;
+    this.clientUrl = options.clientUrl;
+    this.#options = options;
+    this.#log = options.logger.child({ node: options.id });
+    this.#tickMs = options.tickMs ?? NODE_TICK_MS_DEFAULT;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? NODE_REQUEST_TIMEOUT_MS_DEFAULT;
+    this.#snapshotEntries = options.snapshotEntries ?? NODE_SNAPSHOT_ENTRIES_DEFAULT;
+    this.#snapshotCatchupEntries = options.snapshotCatchupEntries ?? NODE_SNAPSHOT_CATCHUP_ENTRIES;
+    for (const [name, value] of [
+      ["tickMs", this.#tickMs],
+      ["requestTimeoutMs", this.#requestTimeoutMs],
+      ["snapshotEntries", this.#snapshotEntries],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`node option ${name} must be a positive integer, got ${value}`);
+    }
+    if (!Number.isSafeInteger(this.#snapshotCatchupEntries) || this.#snapshotCatchupEntries < 0) {
+      throw new RangeError(`node option snapshotCatchupEntries must be a non-negative integer`);
+    }
+  }
+
+  get peerAddress(): string {
+    return this.#peerAddress;
+  }
+
+  get clusterId(): string {
+    return this.#clusterId;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Start and stop
+
+  async start(): Promise<void> {
+    const { dataDir } = this.#options;
+    fs.mkdirSync(dataDir, { recursive: true });
+    this.#lock = DataDirLock.acquire(dataDir);
+    const opened = await openStorage(path.join(dataDir, "wal"));
+    this.#wal = opened.wal;
+    this.#memory = opened.storage;
+    if (opened.report.tornTail !== undefined) {
+      this.#log.warn({ report: opened.report }, "recovered the write-ahead log: cut a torn record at its end");
+    }
+    this.#kv = KvStore.open({ path: path.join(dataDir, "state.db") });
+
+    const fresh = this.#memory.lastIndex() === 0 && this.#memory.hardState().term === 0;
+    const identity = readIdentity(dataDir);
+    let peers: Record<string, string> = {};
+    if (identity) {
+      if (identity.nodeId !== this.id) {
+        throw new NodeError("bad_request", `the data in ${dataDir} belongs to node ${identity.nodeId}, not ${this.id}`);
+      }
+      this.#clusterId = identity.clusterId;
+      if (fresh) this.#log.warn({}, "identity found but the log is empty: waiting for the leader to send it");
+    } else if (!fresh) {
+      throw new NodeError("bad_request", `${dataDir} holds a log but no identity.json: the data directory is damaged`);
+    } else {
+      peers = await this.#initialize();
+    }
+    this.#recoverStateMachine();
+
+    this.#raft = new RaftNode({
+      id: this.id,
+      storage: new NodeLogStorage(this.#memory, () => this.#kv.confState()),
+      rng: new Rng(randomInt(2 ** 31)),
+      applied: this.#kv.appliedIndex(),
+      ...(this.#options.electionTimeoutTicks ? { electionTimeoutTicks: this.#options.electionTimeoutTicks } : {}),
+      ...(this.#options.heartbeatIntervalTicks ? { heartbeatIntervalTicks: this.#options.heartbeatIntervalTicks } : {}),
+      logger: this.#log,
+    });
+    this.#metrics = new NodeMetrics(this.id, () => this.#metricsSnapshot());
+
+    for (const member of this.#kv.members()) if (member.id !== this.id && member.peer) peers[member.id] = member.peer;
+    this.#transport = new Transport({
+      nodeId: this.id,
+      clusterId: this.#clusterId,
+      listenAddress: this.#options.peerListen,
+      peers,
+      logger: this.#log,
+      rng: new Rng(randomInt(2 ** 31)),
+      onMessage: (message) => this.#onPeerMessage(message),
+      onUnreachable: (peer) => {
+        this.#raft.reportUnreachable(peer);
+        this.#scheduleLoop();
+      },
+      onSnapshotSent: (peer, ok) => {
+        this.#raft.reportSnapshot(peer, ok);
+        this.#scheduleLoop();
+      },
+    });
+    const bound = await this.#transport.start();
+    this.#peerAddress = this.#options.advertisePeer ?? bound;
+    this.#tickTimer = setInterval(() => this.#tick(), this.#tickMs);
+    this.#choresTimer = setInterval(() => void this.#chores(), NODE_CHORES_INTERVAL_MS);
+    this.#tickTimer.unref?.();
+    this.#choresTimer.unref?.();
+    this.#log.info({ clusterId: this.#clusterId, peer: this.#peerAddress, client: this.clientUrl, applied: this.#kv.appliedIndex() }, "node started");
+    this.#scheduleLoop();
+  }
+
+  /** A brand-new data directory: bootstrap, join, or start a single-node cluster. */
+  async #initialize(): Promise<Record<string, string>> {
+    const { bootstrap, join, dataDir } = this.#options;
+    if (join && join.length > 0) {
+      const joined = await joinCluster({
+        endpoints: join,
+        id: this.id,
+        peer: this.#options.advertisePeer ?? this.#options.peerListen,
+        client: this.clientUrl,
+        logger: this.#log,
+      });
+      this.#clusterId = joined.clusterId;
+      writeIdentity(dataDir, { clusterId: this.#clusterId, nodeId: this.id });
+      return joined.peers;
+    }
+    const members = bootstrap ?? { [this.id]: this.#options.advertisePeer ?? this.#options.peerListen };
+    if (!(this.id in members)) throw new NodeError("bad_request", `--bootstrap must include this node (${this.id})`);
+    this.#clusterId = bootstrap ? bootstrapClusterId(bootstrap) : randomClusterId();
+    // Every initial member must write identical entries, so only what all of them know goes in:
+    // peer addresses. Each leader records its own client URL later (#chores).
+    const contexts = new Map<string, Uint8Array>();
+    for (const [id, peer] of Object.entries(members)) contexts.set(id, encodeMemberContext({ peer }));
+    const voters = Object.keys(members).sort();
+    const entries = bootstrapStorage(this.#memory, voters, contexts);
+    await this.#wal.append(entries, this.#memory.hardState());
+    writeIdentity(dataDir, { clusterId: this.#clusterId, nodeId: this.id });
+    this.#log.info({ clusterId: this.#clusterId, voters }, "bootstrapped a new cluster");
+    return Object.fromEntries(Object.entries(members).filter(([id]) => id !== this.id));
+  }
+
+  /**
+   * The state machine may be behind the log's snapshot (a crash while installing one) and the
+   * durable commit index may be behind what the state machine applied (commit-only changes are
+   * not fsync'd): bring both in line before the core starts.
+   */
+  #recoverStateMachine(): void {
+    const snapshot = this.#memory.snapshot();
+    if (snapshot.meta.index > this.#kv.appliedIndex()) {
+      this.#log.warn({ snapshot: snapshot.meta.index, applied: this.#kv.appliedIndex() }, "restoring the state machine from the last snapshot");
+      this.#kv.restore(snapshot);
+    }
+    const applied = this.#kv.appliedIndex();
+    const hardState = this.#memory.hardState();
+    if (applied > this.#memory.lastIndex()) {
+      throw new NodeError(
+        "bad_request",
+        `the state machine applied entry ${applied} but the write-ahead log ends at ${this.#memory.lastIndex()}: the log lost acknowledged entries`,
+      );
+    }
+    if (applied > hardState.commit) this.#memory.setHardState({ ...hardState, commit: applied });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#tickTimer);
+    clearInterval(this.#choresTimer);
+    const error = new NodeError("shutting_down", "the node is shutting down");
+    this.#writes.failAll(error);
+    this.#reads.failAll(error);
+    await this.#transport?.close();
+    await this.#loopRunning;
+    await this.#wal?.close();
+    this.#kv?.close();
+    this.#lock?.release();
+    this.#log.info({}, "node stopped");
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The driver loop
+
+  #onPeerMessage(message: Message): void {
+    if (this.#closed) return;
+    try {
+      this.#raft.step(message);
+    } catch (error) {
+      this.#die(error as Error);
+      return;
+    }
+    this.#scheduleLoop();
+  }
+
+  #tick(): void {
+    if (this.#closed) return;
+    this.#raft.tick();
+    const now = Date.now();
+    this.#writes.expire(now);
+    this.#reads.expire(now);
+    this.#scheduleLoop();
+  }
+
+  #scheduleLoop(): void {
+    if (this.#loopScheduled || this.#closed) return;
+    this.#loopScheduled = true;
+    setImmediate(() => {
+      this.#loopScheduled = false;
+      if (this.#loopRunning) return; // the running loop picks up new work before it ends
+      this.#loopRunning = this.#runLoop().finally(() => {
+        this.#loopRunning = undefined;
+        if (this.#raft.hasReady() && !this.#closed) this.#scheduleLoop();
+      });
+    });
+  }
+
+  async #runLoop(): Promise<void> {
+    try {
+      while (!this.#closed && this.#raft.hasReady()) await this.#handleReady(this.#raft.ready());
+    } catch (error) {
+      this.#die(error as Error);
+    }
+  }
+
+  async #handleReady(ready: Ready): Promise<void> {
+    if (ready.softState) this.#onSoftState(ready.softState);
+    this.#transport.send(ready.messages as Message[]);
+    if (ready.snapshot) {
+      await this.#wal.saveSnapshot(ready.snapshot);
+      this.#memory.applySnapshot(ready.snapshot);
+    }
+    if (ready.entries.length > 0 || (ready.hardState && ready.mustSync)) {
+      await this.#wal.append(ready.entries, ready.hardState ?? this.#memory.hardState());
+    }
+    this.#memory.append(ready.entries);
+    if (ready.hardState) this.#memory.setHardState(ready.hardState);
+    this.#transport.send(ready.messagesAfterPersist as Message[]);
+    if (ready.snapshot) this.#installSnapshot(ready);
+    if (ready.committedEntries.length > 0) this.#apply(ready.committedEntries);
+    for (const state of ready.readStates) this.#reads.confirm(state.context, state.index, this.#kv.appliedIndex());
+    this.#raft.advance();
+    this.#reads.applied(this.#kv.appliedIndex());
+    await this.#maybeSnapshot();
+  }
+
+  #installSnapshot(ready: Ready): void {
+    const snapshot = ready.snapshot!;
+    this.#kv.restore(snapshot);
+    this.#writes.failUpTo(snapshot.meta.index);
+    this.#syncPeers();
+    this.#metrics.snapshotsInstalled.inc();
+    this.#log.info({ index: snapshot.meta.index, term: snapshot.meta.term }, "installed a snapshot from the leader");
+  }
+
+  #apply(entries: readonly Entry[]): void {
+    let membershipChanged = false;
+    const results = this.#kv.applyBatch(entries, (entry) => {
+      const change = decodeConfChange(entry.data);
+      membershipChanged = true;
+      return { change, confState: this.#raft.applyConfChange(change) };
+    });
+    for (const applied of results) this.#settleWrite(applied);
+    this.#metrics.appliedEntries.inc(entries.length);
+    if (membershipChanged) {
+      this.#syncPeers();
+      if (!this.#kv.confState().voters.includes(this.id) && !this.#kv.confState().learners.includes(this.id)) {
+        this.#log.warn({}, "this node was removed from the cluster");
+      }
+    }
+  }
+
+  #settleWrite(applied: ApplyResult): void {
+    this.#writes.settle(applied.index, applied.term, applied.requestId, () => {
+      const result = applied.result;
+      if (result.kind === "conf_change") return { kind: "noop", revision: result.revision };
+      return result;
+    });
+  }
+
+  async #maybeSnapshot(): Promise<void> {
+    const applied = this.#kv.appliedIndex();
+    if (this.#snapshotInProgress || applied - this.#memory.snapshot().meta.index < this.#snapshotEntries) return;
+    this.#snapshotInProgress = true;
+    try {
+      const image = this.#kv.snapshot();
+      assert(image.meta.index === applied, "the state machine's snapshot is at its applied index");
+      const snapshot = this.#memory.createSnapshot(image.meta.index, image.meta.confState, image.data);
+      await this.#wal.saveSnapshot(snapshot);
+      const compactTo = snapshot.meta.index - this.#snapshotCatchupEntries;
+      if (compactTo >= this.#memory.firstIndex()) {
+        this.#memory.compact(compactTo);
+        await this.#wal.compact(compactTo);
+      }
+      this.#metrics.snapshotsTaken.inc();
+      this.#log.info({ index: snapshot.meta.index, bytes: snapshot.data.byteLength }, "took a snapshot and compacted the log");
+    } finally {
+      this.#snapshotInProgress = false;
+    }
+  }
+
+  #onSoftState(soft: SoftState): void {
+    const previous = this.#soft;
+    this.#soft = soft;
+    if (soft.leader !== previous.leader) {
+      this.#metrics.leaderChanges.inc();
+      this.#log.info({ term: this.#raft.status().term, leader: soft.leader, role: soft.role }, "leader changed");
+      if (soft.leader !== "") {
+        for (const wake of this.#leaderWaiters) wake();
+        this.#leaderWaiters.clear();
+        // Reads asked while no leader was known (or of a leader that went away) are asked again.
+        for (const context of this.#reads.unconfirmed()) this.#raft.readIndex(context);
+      }
+    }
+  }
+
+  #die(error: Error): void {
+    if (this.#fatal) return;
+    this.#fatal = error;
+    // A failed fsync or a broken invariant: continuing could acknowledge what is not durable.
+    this.#log.fatal({ err: error }, "stopping the node: a durability or invariant failure");
+    void this.close().finally(() => {
+      process.exitCode = 70;
+      setImmediate(() => process.exit(70));
+    });
+  }
+
+  #syncPeers(): void {
+    const members = this.#kv.members();
+    const known = new Set<string>();
+    for (const member of members) {
+      if (member.id === this.id || !member.peer) continue;
+      known.add(member.id);
+      this.#transport.addPeer(member.id, member.peer);
+    }
+    for (const id of Object.keys(this.#transport.stats().peers)) if (!known.has(id)) this.#transport.removePeer(id);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Writes
+
+  async write(command: CommandBody, options: WriteOptions = {}): Promise<CommandResult> {
+    const deadline = Date.now() + (options.timeoutMs ?? this.#requestTimeoutMs);
+    await this.#requireLeader(deadline);
+    const requestId = `${this.id}.${++this.#requestSeq}`;
+    const data = encodeCommand({ ...command, requestId, ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}) });
+    return this.#propose(deadline, requestId, () => this.#raft.propose(data));
+  }
+
+  #propose(deadline: number, requestId: string | null, propose: () => { index: number; term: number }): Promise<CommandResult> {
+    if (!this.#writes.hasRoom()) throw new NodeError("overloaded", "too many writes in flight; retry shortly");
+    let position: { index: number; term: number };
+    try {
+      position = propose();
+    } catch (error) {
+      if (error instanceof ProposalDroppedError) throw this.#dropped(error);
+      throw error;
+    }
+    this.#metrics.proposals.inc();
+    this.#scheduleLoop();
+    return new Promise<CommandResult>((resolve, reject) => {
+      this.#writes.add(position.index, { resolve, reject, deadline, term: position.term, requestId });
+    });
+  }
+
+  #dropped(error: ProposalDroppedError): NodeError {
+    switch (error.reason) {
+      case "not_leader":
+      case "removed":
+        return this.#notLeader();
+      case "transfer_in_progress":
+        return new NodeError("no_leader", "leadership is being transferred; retry shortly");
+      case "too_many_uncommitted":
+        return new NodeError("overloaded", "too many uncommitted writes; retry shortly");
+      case "conf_change_pending":
+        return new NodeError("conflict", error.message);
+    }
+  }
+
+  /** Resolves once this node leads; throws not_leader (with the leader's URL) or no_leader. */
+  async #requireLeader(deadline: number): Promise<void> {
+    this.#checkOpen();
+    if (this.#soft.leader === "") await this.#waitForLeader(deadline);
+    if (this.#soft.leader !== this.id) throw this.#notLeader();
+  }
+
+  #notLeader(): NodeError {
+    const leader = this.#soft.leader;
+    if (leader === "" || leader === this.id) return new NodeError("no_leader", "no leader is known; retry shortly");
+    const url = this.#kv.members().find((m) => m.id === leader)?.client;
+    return new NodeError("not_leader", `node ${this.id} is not the leader (${leader} is)`, url ? { leaderClientUrl: url } : {});
+  }
+
+  #waitForLeader(deadline: number): Promise<void> {
+    if (this.#soft.leader !== "") return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#leaderWaiters.delete(wake);
+        reject(new NodeError("no_leader", "no leader was elected within the deadline"));
+      }, Math.max(0, deadline - Date.now()));
+      this.#leaderWaiters.add(wake);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads
+
+  async get(key: string, options: ReadOptions = {}): Promise<GetResult> {
+    await this.#readBarrier(options);
+    return { kv: this.#kv.get(key), revision: this.#kv.revision() };
+  }
+
+  async range(request: RangeRequest, options: ReadOptions = {}): Promise<RangeResult> {
+    await this.#readBarrier(options);
+    return this.#kv.range(request.prefix, {
+      ...(request.after !== undefined ? { after: request.after } : {}),
+      ...(request.limit !== undefined ? { limit: request.limit } : {}),
+    });
+  }
+
+  /** Linearizable: wait until this node has applied the leader-confirmed read index. */
+  async #readBarrier(options: ReadOptions): Promise<void> {
+    this.#checkOpen();
+    if (options.consistency === "stale") return;
+    if (!this.#reads.hasRoom()) throw new NodeError("overloaded", "too many reads in flight; retry shortly");
+    const { context, ready } = this.#reads.add(Date.now() + (options.timeoutMs ?? this.#requestTimeoutMs));
+    this.#raft.readIndex(context);
+    this.#scheduleLoop();
+    await ready;
+    this.#metrics.linearizableReads.inc();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Membership and leadership
+
+  status(): NodeStatus {
+    const raft = this.#raft.status();
+    return {
+      id: this.id,
+      role: this.#role(),
+      term: raft.term,
+      leader: raft.leader,
+      commitIndex: raft.commit,
+      appliedIndex: this.#kv.appliedIndex(),
+      members: this.members(),
+      clusterId: this.#clusterId,
+    };
+  }
+
+  #role(): NodeRole {
+    const raft = this.#raft.status();
+    if (raft.isLearner) return "learner";
+    if (raft.role === Role.Leader) return "leader";
+    if (raft.role === Role.Candidate || raft.role === Role.PreCandidate) return "candidate";
+    return "follower";
+  }
+
+  members(): readonly MemberStatus[] {
+    const raft = this.#raft.status();
+    const progress = new Map(raft.peers.map((peer) => [peer.id, peer]));
+    const conf = this.#kv.confState();
+    return this.#kv.members().map((member) => {
+      const base = { id: member.id, peer: member.peer, client: member.client, voter: conf.voters.includes(member.id) };
+      const peer = progress.get(member.id);
+      if (!peer) return base;
+      return {
+        ...base,
+        matchIndex: peer.match,
+        lag: Math.max(0, raft.lastIndex - peer.match),
+        lastContactMs: member.id === this.id ? 0 : peer.ticksSinceContact * this.#tickMs,
+      };
+    });
+  }
+
+  async addMember(request: AddMemberRequest): Promise<readonly MemberStatus[]> {
+    const deadline = Date.now() + this.#requestTimeoutMs;
+    await this.#requireLeader(deadline);
+    const existing = this.#kv.members().find((m) => m.id === request.id);
+    const conf = this.#kv.confState();
+    const isVoter = conf.voters.includes(request.id);
+    const wantsVoter = request.learner !== true;
+    const client = request.client ?? existing?.client ?? "";
+    if (existing && existing.peer === request.peer && existing.client === client && (isVoter || !wantsVoter)) {
+      return this.members(); // already a member at this address: joining again is harmless
+    }
+    if (wantsVoter && !isVoter) this.#checkQuorumAfter(conf.voters.length + 1, conf.voters);
+    const type = wantsVoter || isVoter ? ConfChangeType.AddVoter : ConfChangeType.AddLearner;
+    await this.#changeMembership(deadline, { type, node: request.id, context: encodeMemberContext({ peer: request.peer, client }) });
+    return this.members();
+  }
+
+  async removeMember(id: string): Promise<readonly MemberStatus[]> {
+    const deadline = Date.now() + this.#requestTimeoutMs;
+    await this.#requireLeader(deadline);
+    const conf = this.#kv.confState();
+    if (!conf.voters.includes(id) && !conf.learners.includes(id)) throw new NodeError("not_found", `${id} is not a member of the cluster`);
+    if (conf.voters.includes(id)) {
+      const remaining = conf.voters.filter((voter) => voter !== id);
+      if (remaining.length === 0) throw new NodeError("conflict", `cannot remove ${id}: it is the last voter`);
+      this.#checkQuorumAfter(remaining.length, remaining);
+    }
+    await this.#changeMembership(deadline, { type: ConfChangeType.Remove, node: id });
+    return this.members();
+  }
+
+  async promoteMember(id: string): Promise<readonly MemberStatus[]> {
+    const deadline = Date.now() + this.#requestTimeoutMs;
+    await this.#requireLeader(deadline);
+    const conf = this.#kv.confState();
+    if (conf.voters.includes(id)) throw new NodeError("conflict", `${id} is already a voter`);
+    if (!conf.learners.includes(id)) throw new NodeError("not_found", `${id} is not a member of the cluster`);
+    const lag = this.#lagOf(id);
+    if (lag > NODE_PROMOTE_LAG_ENTRIES_MAX) throw new NodeError("conflict", `${id} is not caught up yet (${lag} entries behind); retry later`);
+    this.#checkQuorumAfter(conf.voters.length + 1, [...conf.voters, id]);
+    const member = this.#kv.members().find((m) => m.id === id)!;
+    await this.#changeMembership(deadline, { type: ConfChangeType.AddVoter, node: id, context: encodeMemberContext(member) });
+    return this.members();
+  }
+
+  #lagOf(id: string): number {
+    const raft = this.#raft.status();
+    const peer = raft.peers.find((p) => p.id === id);
+    return peer ? raft.lastIndex - peer.match : Number.MAX_SAFE_INTEGER;
+  }
+
+  /**
+   * etcd's strict reconfiguration check: refuse a change after which the voters that are
+   * reachable now would not form a quorum of the new configuration.
+   */
+  #checkQuorumAfter(voterCount: number, candidates: readonly string[]): void {
+    const raft = this.#raft.status();
+    const active = new Set(raft.peers.filter((p) => p.id === this.id || p.ticksSinceContact < 2 * (this.#options.electionTimeoutTicks ?? 10)).map((p) => p.id));
+    const reachable = candidates.filter((id) => active.has(id)).length;
+    if (reachable < majority(voterCount)) {
+      throw new NodeError("conflict", `refused: after this change only ${reachable} of ${voterCount} voters would be reachable, fewer than a quorum (${majority(voterCount)})`);
+    }
+  }
+
+  async #changeMembership(deadline: number, change: ConfChange): Promise<void> {
+    await this.#propose(deadline, null, () => this.#raft.proposeConfChange(change));
+    this.#log.info({ change: { type: ConfChangeType[change.type], node: change.node } }, "membership changed");
+  }
+
+  async transferLeadership(to?: string): Promise<{ leader: string }> {
+    const deadline = Date.now() + this.#requestTimeoutMs;
+    await this.#requireLeader(deadline);
+    const raft = this.#raft.status();
+    const voters = raft.confState.voters.filter((id) => id !== this.id);
+    const target = to ?? voters.map((id) => ({ id, lag: this.#lagOf(id) })).sort((a, b) => a.lag - b.lag)[0]?.id;
+    if (!target) throw new NodeError("conflict", "there is no other voter to hand leadership to");
+    if (target === this.id) return { leader: this.id };
+    if (!voters.includes(target)) throw new NodeError("conflict", `${target} is not a voter`);
+    this.#raft.transferLeadership(target);
+    this.#scheduleLoop();
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, this.#tickMs));
+      const leader = this.#raft.status().leader;
+      if (leader === target) return { leader };
+      if (this.#raft.status().leadTransferee === "" && leader === this.id) break;
+    }
+    throw new NodeError("no_leader", `leadership did not move to ${target} in time; ${this.#raft.status().leader || "no node"} leads`);
+  }
+
+  isReady(): boolean {
+    if (this.#closed) return false;
+    const raft = this.#raft.status();
+    return raft.leader !== "" && this.#kv.appliedIndex() >= raft.commit;
+  }
+
+  async metrics(): Promise<string> {
+    return this.#metrics.render();
+  }
+
+  #metricsSnapshot() {
+    const raft = this.#raft.status();
+    return {
+      term: raft.term,
+      commit: raft.commit,
+      applied: this.#kv.appliedIndex(),
+      lastIndex: raft.lastIndex,
+      isLeader: raft.role === Role.Leader,
+      pendingWrites: this.#writes.size,
+      pendingReads: this.#reads.size,
+      wal: this.#wal.stats(),
+      members: raft.confState.voters.length + raft.confState.learners.length,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Background chores
+
+  /** Keeps this node's advertised addresses in the membership (needed for forwarding). */
+  async #chores(): Promise<void> {
+    if (this.#closed || this.#soft.leader !== this.id) return;
+    const self = this.#kv.members().find((m) => m.id === this.id);
+    if (!self || (self.peer === this.#peerAddress && self.client === this.clientUrl)) return;
+    try {
+      const isVoter = this.#kv.confState().voters.includes(this.id);
+      await this.#changeMembership(Date.now() + this.#requestTimeoutMs, {
+        type: isVoter ? ConfChangeType.AddVoter : ConfChangeType.AddLearner,
+        node: this.id,
+        context: encodeMemberContext({ peer: this.#peerAddress, client: this.clientUrl }),
+      });
+    } catch (error) {
+      this.#log.debug({ err: error }, "could not record this node's addresses yet");
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new NodeError("shutting_down", "the node is shutting down");
+  }
+}
