@@ -98,7 +98,7 @@ export const SIM_CHECK_TIME_BUDGET_MS = 5_000;
 
 /** Time a history check may take before it gives up with verdict "unknown" (never a pass). */
 export const CHECK_TIME_BUDGET_MS_DEFAULT = 10_000;
-/** Most 32-bit words of linearized-set bitsets the search cache holds (128 MiB) before it gives up with "unknown". */
+/** Most 32-bit words the checker's cache of visited configurations holds (128 MiB) before it gives up with "unknown". */
 export const CHECK_CACHE_WORDS_MAX = 32 * MiB;
 
 // ---------------------------------------------------------------------------------------
