@@ -4,7 +4,7 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-const LAYERS = ["raft", "storage", "transport", "kv", "node", "server", "client", "cli", "sim", "check", "util"];
+const LAYERS = ["raft", "storage", "transport", "kv", "node", "server", "client", "cli", "sim", "check", "util", "e2e"];
 
 /** Which sibling layers each layer may import (util is shared by all). */
 const ALLOWED = {
@@ -19,6 +19,8 @@ const ALLOWED = {
   sim: ["util", "raft", "kv", "check"],
   check: ["util"],
   util: [],
+  // Process tests drive real `flotilla start` processes through the public surface only.
+  e2e: ["util", "client", "check"],
 };
 
 function layerRules(layer) {

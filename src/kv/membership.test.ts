@@ -5,7 +5,7 @@ import { InvariantError } from "../util/assert.js";
 import { decodeMemberContext, encodeMemberContext, KvStore, MalformedCommandError, MEMORY_PATH } from "./index.js";
 import { bytes, EntryLog, tempDir } from "./testing/entries.js";
 
-const n1 = encodeMemberContext({ peer: "10.0.0.1:7380", client: "http://10.0.0.1:7379" });
+const n1 = encodeMemberContext({ peer: "10.0.0.1:7380", client: "http://10.0.0.1:7379", autoPromote: false });
 const n2 = encodeMemberContext({ peer: "10.0.0.2:7380" });
 
 let store: KvStore;
@@ -16,8 +16,14 @@ afterEach(() => store.close());
 
 describe("member context", () => {
   test("round trips, client optional", () => {
-    expect(decodeMemberContext(n1)).toEqual({ peer: "10.0.0.1:7380", client: "http://10.0.0.1:7379" });
-    expect(decodeMemberContext(n2)).toEqual({ peer: "10.0.0.2:7380", client: "" });
+    expect(decodeMemberContext(n1)).toEqual({ peer: "10.0.0.1:7380", client: "http://10.0.0.1:7379", autoPromote: false });
+    expect(decodeMemberContext(n2)).toEqual({ peer: "10.0.0.2:7380", client: "", autoPromote: false });
+  });
+
+  test("marks a learner that joined on its own for automatic promotion", () => {
+    expect(decodeMemberContext(encodeMemberContext({ peer: "h:1", autoPromote: true }))).toEqual({ peer: "h:1", client: "", autoPromote: true });
+    store.applyConfChange(1, 1, { type: ConfChangeType.AddLearner, node: "j", context: encodeMemberContext({ peer: "h:1", autoPromote: true }) }, { voters: [], learners: ["j"] });
+    expect(store.members()).toEqual([{ id: "j", peer: "h:1", client: "", autoPromote: true, voter: false }]);
   });
 
   test("malformed contexts are typed errors", () => {
@@ -34,8 +40,8 @@ describe("applyConfChange", () => {
     store.applyConfChange(2, 1, { type: ConfChangeType.AddLearner, node: "n2", context: n2 }, { voters: ["n1"], learners: ["n2"] });
     expect(store.confState()).toEqual({ voters: ["n1"], learners: ["n2"] });
     expect(store.members()).toEqual([
-      { id: "n1", peer: "10.0.0.1:7380", client: "http://10.0.0.1:7379", voter: true },
-      { id: "n2", peer: "10.0.0.2:7380", client: "", voter: false },
+      { id: "n1", peer: "10.0.0.1:7380", client: "http://10.0.0.1:7379", autoPromote: false, voter: true },
+      { id: "n2", peer: "10.0.0.2:7380", client: "", autoPromote: false, voter: false },
     ]);
     expect(store.appliedIndex()).toBe(2);
   });
@@ -44,11 +50,11 @@ describe("applyConfChange", () => {
     store.applyConfChange(1, 1, { type: ConfChangeType.AddVoter, node: "n1", context: n1 }, { voters: ["n1"], learners: [] });
     store.applyConfChange(2, 1, { type: ConfChangeType.AddLearner, node: "n2", context: n2 }, { voters: ["n1"], learners: ["n2"] });
     store.applyConfChange(3, 1, { type: ConfChangeType.AddVoter, node: "n2" }, { voters: ["n1", "n2"], learners: [] });
-    expect(store.members()[1]).toEqual({ id: "n2", peer: "10.0.0.2:7380", client: "", voter: true });
+    expect(store.members()[1]).toEqual({ id: "n2", peer: "10.0.0.2:7380", client: "", autoPromote: false, voter: true });
     store.applyConfChange(4, 1, { type: ConfChangeType.Remove, node: "n2" }, { voters: ["n1"], learners: [] });
     expect(store.members().map((m) => m.id)).toEqual(["n1"]);
     store.applyConfChange(5, 1, { type: ConfChangeType.AddLearner, node: "n2" }, { voters: ["n1"], learners: ["n2"] });
-    expect(store.members()[1]).toEqual({ id: "n2", peer: "", client: "", voter: false });
+    expect(store.members()[1]).toEqual({ id: "n2", peer: "", client: "", autoPromote: false, voter: false });
   });
 
   test("an already applied index is skipped", () => {
@@ -66,7 +72,7 @@ describe("applyConfChange", () => {
       first.close();
       const second = KvStore.open({ path: file });
       expect(second.confState()).toEqual({ voters: ["n1"], learners: [] });
-      expect(second.members()).toEqual([{ id: "n1", peer: "10.0.0.1:7380", client: "http://10.0.0.1:7379", voter: true }]);
+      expect(second.members()).toEqual([{ id: "n1", peer: "10.0.0.1:7380", client: "http://10.0.0.1:7379", autoPromote: false, voter: true }]);
       second.close();
     } finally {
       dir.cleanup();

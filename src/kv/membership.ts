@@ -13,6 +13,8 @@ export interface MemberAddresses {
   readonly peer: string;
   /** Client (HTTP) address; "" when not known yet. */
   readonly client: string;
+  /** A learner that joined on its own (--join): the leader promotes it once it has caught up. */
+  readonly autoPromote: boolean;
 }
 
 export interface Member extends MemberAddresses {
@@ -22,9 +24,12 @@ export interface Member extends MemberAddresses {
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
-export function encodeMemberContext(addresses: { readonly peer: string; readonly client?: string }): Uint8Array {
+export function encodeMemberContext(addresses: { readonly peer: string; readonly client?: string; readonly autoPromote?: boolean }): Uint8Array {
   const clean = checkAddresses(addresses);
-  return packr.pack(clean.client === "" ? { peer: clean.peer } : clean);
+  const wire: Record<string, unknown> = { peer: clean.peer };
+  if (clean.client !== "") wire.client = clean.client;
+  if (clean.autoPromote) wire.autoPromote = true;
+  return packr.pack(wire);
 }
 
 /** Throws MalformedCommandError naming what is wrong. */
@@ -39,11 +44,13 @@ export function decodeMemberContext(context: Uint8Array): MemberAddresses {
   return checkAddresses(raw as Record<string, unknown>);
 }
 
-function checkAddresses(raw: { readonly peer?: unknown; readonly client?: unknown }): MemberAddresses {
+function checkAddresses(raw: { readonly peer?: unknown; readonly client?: unknown; readonly autoPromote?: unknown }): MemberAddresses {
   for (const field of Object.keys(raw)) {
-    if (field !== "peer" && field !== "client") throw new MalformedCommandError(`membership context has an unknown field ${JSON.stringify(field)}`);
+    if (field !== "peer" && field !== "client" && field !== "autoPromote") throw new MalformedCommandError(`membership context has an unknown field ${JSON.stringify(field)}`);
   }
-  return { peer: checkAddress(raw.peer, "peer", false), client: checkAddress(raw.client ?? "", "client", true) };
+  const autoPromote = raw.autoPromote ?? false;
+  if (typeof autoPromote !== "boolean") throw new MalformedCommandError("membership context autoPromote must be a boolean");
+  return { peer: checkAddress(raw.peer, "peer", false), client: checkAddress(raw.client ?? "", "client", true), autoPromote };
 }
 
 function checkAddress(raw: unknown, what: string, emptyAllowed: boolean): string {

@@ -32,7 +32,8 @@ CREATE TABLE kv (
 CREATE TABLE members (
   id TEXT PRIMARY KEY,
   peer TEXT NOT NULL,
-  client TEXT NOT NULL
+  client TEXT NOT NULL,
+  auto_promote INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE events (
   id INTEGER PRIMARY KEY,
@@ -126,9 +127,9 @@ export interface Statements {
   readonly deleteIdempotencyToken: Statement<[string]>;
   readonly deleteIdempotencyThroughSeq: Statement<[number]>;
   readonly deleteIdempotencyThroughIndex: Statement<[number]>;
-  readonly listMembers: Statement<[], { id: string; peer: string; client: string }>;
-  readonly getMember: Statement<[string], { peer: string; client: string }>;
-  readonly upsertMember: Statement<[string, string, string]>;
+  readonly listMembers: Statement<[], { id: string; peer: string; client: string; auto_promote: number }>;
+  readonly getMember: Statement<[string], { peer: string; client: string; auto_promote: number }>;
+  readonly upsertMember: Statement<[string, string, string, number]>;
   readonly deleteMember: Statement<[string]>;
 }
 
@@ -173,10 +174,10 @@ export function prepareStatements(db: Database.Database): Statements {
     deleteIdempotencyThroughSeq: prepare("DELETE FROM idempotency WHERE seq <= ?"),
     deleteIdempotencyThroughIndex: prepare("DELETE FROM idempotency WHERE applied_index <= ?"),
 
-    listMembers: prepare("SELECT id, peer, client FROM members ORDER BY id"),
-    getMember: prepare("SELECT peer, client FROM members WHERE id = ?"),
+    listMembers: prepare("SELECT id, peer, client, auto_promote FROM members ORDER BY id"),
+    getMember: prepare("SELECT peer, client, auto_promote FROM members WHERE id = ?"),
     upsertMember: prepare(
-      "INSERT INTO members (id, peer, client) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET peer = excluded.peer, client = excluded.client",
+      "INSERT INTO members (id, peer, client, auto_promote) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET peer = excluded.peer, client = excluded.client, auto_promote = excluded.auto_promote",
     ),
     deleteMember: prepare("DELETE FROM members WHERE id = ?"),
   };

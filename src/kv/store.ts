@@ -284,8 +284,11 @@ export class KvStore {
       return;
     }
     const known = this.#statements.getMember.get(change.node);
-    const addresses = change.context !== undefined && change.context.byteLength > 0 ? decodeCommittedContext(entry, change.context) : known;
-    this.#statements.upsertMember.run(change.node, addresses?.peer ?? "", addresses?.client ?? "");
+    const addresses =
+      change.context !== undefined && change.context.byteLength > 0
+        ? decodeCommittedContext(entry, change.context)
+        : known && { peer: known.peer, client: known.client, autoPromote: known.auto_promote === 1 };
+    this.#statements.upsertMember.run(change.node, addresses?.peer ?? "", addresses?.client ?? "", addresses?.autoPromote ? 1 : 0);
   }
 
   confState(): ConfState {
@@ -297,7 +300,10 @@ export class KvStore {
     this.#checkOpen();
     const addresses = new Map(this.#statements.listMembers.all().map((row) => [row.id, row]));
     const { voters, learners } = this.#state.confState;
-    const member = (id: string, voter: boolean): Member => ({ id, peer: addresses.get(id)?.peer ?? "", client: addresses.get(id)?.client ?? "", voter });
+    const member = (id: string, voter: boolean): Member => {
+      const row = addresses.get(id);
+      return { id, peer: row?.peer ?? "", client: row?.client ?? "", autoPromote: row?.auto_promote === 1, voter };
+    };
     return [...voters.map((id) => member(id, true)), ...learners.map((id) => member(id, false))].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

@@ -66,6 +66,8 @@ export interface AddMemberRequest {
   readonly peer: string;
   readonly client?: string;
   readonly learner?: boolean;
+  /** Extension of api.md: a learner the leader promotes to voter once it has caught up (--join). */
+  readonly autoPromote?: boolean;
 }
 
 /**

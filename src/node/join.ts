@@ -37,7 +37,7 @@ export async function joinCluster(request: JoinRequest): Promise<Joined> {
     try {
       const status = (await call(`${endpoint}/v1/status`, { method: "GET" })) as { clusterId?: unknown };
       if (typeof status.clusterId !== "string" || status.clusterId === "") throw new Error(`${endpoint} did not say its cluster id`);
-      const body = JSON.stringify({ id: request.id, peer: request.peer, client: request.client, learner: true });
+      const body = JSON.stringify({ id: request.id, peer: request.peer, client: request.client, learner: true, autoPromote: true });
       const answer = (await call(`${endpoint}/v1/members`, { method: "POST", body, headers: { "content-type": "application/json" } })) as {
         members?: { id: string; peer: string }[];
       };

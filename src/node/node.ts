@@ -151,6 +151,7 @@ export class FlotillaNode implements RunningNode {
   #requestSeq = 0;
   #snapshotInProgress = false;
   #lock: DataDirLock | undefined;
+  #choresRunning = false;
 
   constructor(options: NodeOptions) {
     this.id = options.id;
@@ -305,6 +306,7 @@ export class FlotillaNode implements RunningNode {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.#handOffLeadership();
     this.#closed = true;
     clearInterval(this.#tickTimer);
     clearInterval(this.#choresTimer);
@@ -629,7 +631,8 @@ export class FlotillaNode implements RunningNode {
     }
     if (wantsVoter && !isVoter) this.#checkQuorumAfter(conf.voters.length + 1, conf.voters);
     const type = wantsVoter || isVoter ? ConfChangeType.AddVoter : ConfChangeType.AddLearner;
-    await this.#changeMembership(deadline, { type, node: request.id, context: encodeMemberContext({ peer: request.peer, client }) });
+    const autoPromote = type === ConfChangeType.AddLearner && (request.autoPromote ?? existing?.autoPromote ?? false);
+    await this.#changeMembership(deadline, { type, node: request.id, context: encodeMemberContext({ peer: request.peer, client, autoPromote }) });
     return this.members();
   }
 
@@ -705,6 +708,27 @@ export class FlotillaNode implements RunningNode {
     throw new NodeError("no_leader", `leadership did not move to ${target} in time; ${this.#raft.status().leader || "no node"} leads`);
   }
 
+  /**
+   * A leader that stops hands leadership to a caught-up voter first, so a rolling restart
+   * never waits out an election timeout (clients see one short pause, not a failover).
+   */
+  async #handOffLeadership(): Promise<void> {
+    if (!this.#raft || this.#soft.leader !== this.id || this.#fatal) return;
+    const voters = this.#raft.status().confState.voters.filter((id) => id !== this.id);
+    // The most caught-up voter that is close enough to finish catching up within the transfer.
+    const target = voters
+      .map((id) => ({ id, lag: this.#lagOf(id) }))
+      .filter((v) => v.lag <= NODE_PROMOTE_LAG_ENTRIES_MAX)
+      .sort((a, b) => a.lag - b.lag)[0];
+    if (!target) return;
+    try {
+      const { leader } = await this.transferLeadership(target.id);
+      this.#log.info({ to: leader }, "handed leadership over before stopping");
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, "could not hand leadership over before stopping");
+    }
+  }
+
   isReady(): boolean {
     if (this.#closed) return false;
     const raft = this.#raft.status();
@@ -733,20 +757,34 @@ export class FlotillaNode implements RunningNode {
   // ---------------------------------------------------------------------------------------
   // Background chores
 
-  /** Keeps this node's advertised addresses in the membership (needed for forwarding). */
+  /**
+   * The leader's housekeeping, one membership change at a time: record its own advertised
+   * addresses (followers forward to them), then promote learners that joined on their own
+   * once they have caught up.
+   */
   async #chores(): Promise<void> {
-    if (this.#closed || this.#soft.leader !== this.id) return;
-    const self = this.#kv.members().find((m) => m.id === this.id);
-    if (!self || (self.peer === this.#peerAddress && self.client === this.clientUrl)) return;
+    if (this.#closed || this.#soft.leader !== this.id || this.#choresRunning) return;
+    this.#choresRunning = true;
     try {
-      const isVoter = this.#kv.confState().voters.includes(this.id);
-      await this.#changeMembership(Date.now() + this.#requestTimeoutMs, {
-        type: isVoter ? ConfChangeType.AddVoter : ConfChangeType.AddLearner,
-        node: this.id,
-        context: encodeMemberContext({ peer: this.#peerAddress, client: this.clientUrl }),
-      });
+      const self = this.#kv.members().find((m) => m.id === this.id);
+      if (self && (self.peer !== this.#peerAddress || self.client !== this.clientUrl)) {
+        const isVoter = this.#kv.confState().voters.includes(this.id);
+        await this.#changeMembership(Date.now() + this.#requestTimeoutMs, {
+          type: isVoter ? ConfChangeType.AddVoter : ConfChangeType.AddLearner,
+          node: this.id,
+          context: encodeMemberContext({ peer: this.#peerAddress, client: this.clientUrl }),
+        });
+        return;
+      }
+      const learner = this.#kv.members().find((m) => !m.voter && m.autoPromote && this.#lagOf(m.id) <= NODE_PROMOTE_LAG_ENTRIES_MAX);
+      if (learner) {
+        await this.promoteMember(learner.id);
+        this.#log.info({ member: learner.id }, "promoted a caught-up learner to voter");
+      }
     } catch (error) {
-      this.#log.debug({ err: error }, "could not record this node's addresses yet");
+      this.#log.debug({ err: error }, "a membership chore did not complete; it is retried");
+    } finally {
+      this.#choresRunning = false;
     }
   }
 
