@@ -763,9 +763,13 @@ export class FlotillaNode implements RunningNode {
    * once they have caught up.
    */
   async #chores(): Promise<void> {
-    if (this.#closed || this.#soft.leader !== this.id || this.#choresRunning) return;
+    if (this.#closed || this.#soft.leader === "" || this.#choresRunning) return;
     this.#choresRunning = true;
     try {
+      if (this.#soft.leader !== this.id) {
+        await this.#registerWithLeader();
+        return;
+      }
       const self = this.#kv.members().find((m) => m.id === this.id);
       if (self && (self.peer !== this.#peerAddress || self.client !== this.clientUrl)) {
         const isVoter = this.#kv.confState().voters.includes(this.id);
@@ -786,6 +790,26 @@ export class FlotillaNode implements RunningNode {
     } finally {
       this.#choresRunning = false;
     }
+  }
+
+  /**
+   * A follower whose advertised addresses the membership does not know yet (bootstrap lists
+   * only peer addresses) tells the leader, through the same request a joining node makes.
+   */
+  async #registerWithLeader(): Promise<void> {
+    const members = this.#kv.members();
+    const self = members.find((m) => m.id === this.id);
+    const leaderUrl = members.find((m) => m.id === this.#soft.leader)?.client;
+    if (!self || !leaderUrl || (self.peer === this.#peerAddress && self.client === this.clientUrl)) return;
+    const body = JSON.stringify({ id: this.id, peer: this.#peerAddress, client: this.clientUrl, learner: !self.voter });
+    const response = await fetch(`${leaderUrl}/v1/members`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+      signal: AbortSignal.timeout(this.#requestTimeoutMs),
+    });
+    await response.arrayBuffer();
+    if (response.ok) this.#log.info({ leader: this.#soft.leader }, "recorded this node's addresses with the leader");
   }
 
   #checkOpen(): void {

@@ -949,21 +949,25 @@ function carriesExplicitTerm(type: MessageType): boolean {
 
 /**
  * Writes the first entries of a brand-new cluster: one AddVoter change per initial member, at
- * term 1, already committed. Every initial member is bootstrapped with the same list, so their
- * logs agree from the start.
+ * term 1, already committed. Every initial member is bootstrapped with the same list (and the
+ * same contexts), so their logs agree from the start.
  */
-export function bootstrapStorage(storage: MemoryStorage, voters: readonly NodeId[]): void {
+export function bootstrapStorage(storage: MemoryStorage, voters: readonly NodeId[], contexts?: ReadonlyMap<NodeId, Uint8Array>): Entry[] {
   if (voters.length === 0) throw new RangeError("bootstrap needs at least one voter");
   if (new Set(voters).size !== voters.length) throw new RangeError("bootstrap voters must be distinct");
   if (storage.lastIndex() !== 0 || storage.hardState().term !== 0) {
     throw new InvariantError("bootstrapStorage: storage is not empty");
   }
-  const entries: Entry[] = voters.map((node, i) => ({
-    term: 1,
-    index: i + 1,
-    type: EntryType.ConfChange,
-    data: encodeConfChange({ type: ConfChangeType.AddVoter, node }),
-  }));
+  const entries: Entry[] = voters.map((node, i) => {
+    const context = contexts?.get(node);
+    return {
+      term: 1,
+      index: i + 1,
+      type: EntryType.ConfChange,
+      data: encodeConfChange(context ? { type: ConfChangeType.AddVoter, node, context } : { type: ConfChangeType.AddVoter, node }),
+    };
+  });
   storage.append(entries);
   storage.setHardState({ term: 1, vote: NO_NODE, commit: entries.length });
+  return entries;
 }

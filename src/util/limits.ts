@@ -75,7 +75,7 @@ export const MEMBER_ADDRESS_BYTES_MAX = 1 * KiB;
 export const SIM_NODES_MIN = 3;
 export const SIM_NODES_MAX = 7;
 /** Ticks of the safety phase (faults on) when the caller does not say. */
-export const SIM_SAFETY_TICKS_DEFAULT = 2_000;
+export const SIM_SAFETY_TICKS_DEFAULT = 4_000;
 /** Ticks the healed cluster gets to converge and serve a write and a read: past it, liveness failed. */
 export const SIM_HEAL_TICKS_MAX = 1_500;
 /** Ticks a client waits for one operation before it gives up and records it as unknown. */
@@ -87,7 +87,7 @@ export const SIM_READIES_PER_STEP_MAX = 16;
 /** Ticks the longest simulated fsync takes (a crash meanwhile loses or tears the save). */
 export const SIM_SYNC_TICKS_MAX = 6;
 /** Node ids a run may create (initial members plus ones added by membership changes). */
-export const SIM_NODE_IDS_MAX = 32;
+export const SIM_NODE_IDS_MAX = 64;
 /** Violation messages kept per run (the count goes on past it). */
 export const SIM_VIOLATIONS_KEPT_MAX = 50;
 /** Wall-clock budget for checking one run's history. */

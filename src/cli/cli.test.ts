@@ -1,0 +1,256 @@
+/**
+ * The CLI, in-process through run(argv, io) against a real HTTP server over the in-memory node:
+ * exit statuses (0 ok, 1 failed, 2 usage), one-line errors, outputs, --endpoints failover.
+ * When dist/ is built (npm test builds first), the real executable is spawned too.
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type ServingServer } from "../server/listen.js";
+import { MemoryNode } from "../server/testing/memory-node.js";
+import { planDev } from "./dev-command.js";
+import type { Io } from "./io.js";
+import { run } from "./run.js";
+import { planStart } from "./start-command.js";
+
+interface Captured {
+  readonly code: number;
+  readonly stdout: Buffer;
+  readonly out: string;
+  readonly err: string;
+}
+
+async function cli(argv: string[]): Promise<Captured> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const io: Io = {
+    stdout: { write: (chunk) => out.push(Buffer.from(chunk)) },
+    stderr: { write: (chunk) => err.push(Buffer.from(chunk)) },
+    waitForStop: () => new Promise(() => {}),
+  };
+  const code = await run(argv, io);
+  const stdout = Buffer.concat(out);
+  return { code, stdout, out: stdout.toString("utf8"), err: Buffer.concat(err).toString("utf8") };
+}
+
+let node: MemoryNode;
+let server: ServingServer;
+let endpoint: string;
+let deadEndpoint: string;
+
+beforeAll(async () => {
+  node = new MemoryNode({ id: "n1" });
+  server = await startServer(node, "127.0.0.1:0", { logger: false });
+  endpoint = server.url.replace("http://", "");
+  deadEndpoint = `127.0.0.1:${await closedPort()}`;
+});
+
+afterAll(async () => {
+  await server.close();
+  await node.close();
+});
+
+const on = (...argv: string[]): Promise<Captured> => cli([...argv, "--endpoints", endpoint]);
+
+function expectOneErrorLine(result: Captured, pattern: RegExp): void {
+  const lines = result.err.split("\n").filter((line) => line.length > 0);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+}
+
+describe("usage errors exit 2 with one line on stderr", () => {
+  const cases: [string, string[], RegExp][] = [
+    ["an unknown command", ["frobnicate"], /unknown command "frobnicate"/],
+    ["put without a value", ["put", "k"], /missing VALUE/],
+    ["put with too many arguments", ["put", "k", "v", "w"], /unexpected argument "w"/],
+    ["a non-numeric --if-mod-revision", ["put", "k", "v", "--if-mod-revision", "x"], /--if-mod-revision must be an integer/],
+    ["an unknown option", ["get", "k", "--nope"], /Unknown option '--nope'/],
+    ["a bad --consistency", ["get", "k", "--consistency", "strong"], /--consistency must be linearizable or stale/],
+    ["a zero --limit", ["ls", "--limit", "0"], /--limit must be an integer ≥ 1/],
+    ["--prefix with --if-mod-revision", ["del", "k", "--prefix", "--if-mod-revision", "1"], /cannot be combined/],
+    ["an unusable endpoint", ["get", "k", "--endpoints", "ftp://x:1"], /--endpoints: .*only http and https/],
+    ["an empty endpoint list", ["status", "--endpoints", ","], /no endpoint given/],
+    ["an unknown members action", ["members", "demote", "n2"], /unknown members action "demote"/],
+    ["members add without a peer", ["members", "add", "n2"], /missing PEERADDR/],
+    ["start with a bootstrap that leaves this node out", ["start", "--bootstrap", "n2=127.0.0.1:7382"], /must include this node \(n1\)/],
+    ["start with both bootstrap and join", ["start", "--bootstrap", "n1=127.0.0.1:7380", "--join", "127.0.0.1:7379"], /not both/],
+    ["start with a bad client address", ["start", "--client", "localhost"], /--client must be HOST:PORT/],
+    ["start with a bad log level", ["start", "--log-level", "loud"], /--log-level must be one of/],
+    ["dev with too many nodes", ["dev", "--nodes", "99"], /--nodes must be 1\.\.9/],
+  ];
+  for (const [name, argv, pattern] of cases) {
+    it(name, async () => {
+      const result = await cli(argv);
+      expect(result.code).toBe(2);
+      expect(result.out).toBe("");
+      expectOneErrorLine(result, pattern);
+    });
+  }
+
+  it("no command at all prints the usage and exits 2", async () => {
+    const result = await cli([]);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain("usage: flotilla");
+  });
+
+  it("help prints the usage and exits 0", async () => {
+    const result = await cli(["help"]);
+    expect(result.code).toBe(0);
+    expect(result.out).toContain("flotilla put KEY VALUE [--if-mod-revision N] [--lease ID]");
+  });
+});
+
+describe("round trips", () => {
+  it("put, get, ls, del", async () => {
+    const put = await on("put", "cli/a", "hello world");
+    expect(put.code).toBe(0);
+    expect(JSON.parse(put.out)).toEqual({ revision: expect.any(Number), key: "cli/a", modRevision: expect.any(Number), version: 1 });
+
+    const get = await on("get", "cli/a");
+    expect(get.code).toBe(0);
+    expect(get.out).toBe("hello world");
+    expect(get.err).toBe("");
+
+    await on("put", "cli/b", "second", "--lease", "5");
+    const ls = await on("ls", "cli/");
+    expect(ls.code).toBe(0);
+    const listing = JSON.parse(ls.out);
+    expect(listing.kvs.map((kv: { key: string; value: string }) => [kv.key, kv.value])).toEqual([
+      ["cli/a", "hello world"],
+      ["cli/b", "second"],
+    ]);
+    expect(listing.more).toBe(false);
+    expect((await on("ls", "cli/", "--keys")).out).toBe("cli/a\ncli/b\n");
+    expect(JSON.parse((await on("ls", "cli/", "--limit", "1")).out).more).toBe(true);
+
+    const del = await on("del", "cli/a");
+    expect(JSON.parse(del.out)).toEqual({ revision: expect.any(Number), deleted: 1 });
+    expect((await on("get", "cli/a")).code).toBe(1);
+    expect(JSON.parse((await on("del", "cli/", "--prefix")).out).deleted).toBe(1);
+  });
+
+  it("get prints raw bytes, and --json marks a value that is not UTF-8 as base64", async () => {
+    await node.write({ type: "put", payload: { key: "cli/bin", value: new Uint8Array([0xff, 0x00, 0x7f]) } });
+    expect((await on("get", "cli/bin")).stdout).toEqual(Buffer.from([0xff, 0x00, 0x7f]));
+    const json = JSON.parse((await on("get", "cli/bin", "--json", "--consistency", "stale")).out);
+    expect(json).toMatchObject({ key: "cli/bin", value: "/wB/", encoding: "base64" });
+  });
+
+  it("takes a value that looks like an option after --", async () => {
+    expect((await cli(["put", "--endpoints", endpoint, "cli/dash", "--", "-1"])).code).toBe(0);
+    expect((await on("get", "cli/dash")).out).toBe("-1");
+  });
+
+  it("status and members print JSON; members list --table prints a table", async () => {
+    expect(JSON.parse((await on("status")).out)).toMatchObject({ id: "n1", role: "leader" });
+    const added = await on("members", "add", "n2", "127.0.0.1:7382", "--learner", "--client", "127.0.0.1:7381");
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.out).members).toContainEqual({ id: "n2", peer: "127.0.0.1:7382", client: "http://127.0.0.1:7381", voter: false });
+    expect((await on("members", "list", "--table")).out).toBe(
+      ["ID  ROLE     PEER            CLIENT", "n1  voter    127.0.0.1:0", "n2  learner  127.0.0.1:7382  http://127.0.0.1:7381", ""].join("\n"),
+    );
+    expect(JSON.parse((await on("members", "promote", "n2")).out).members[1].voter).toBe(true);
+    expect(JSON.parse((await on("members", "remove", "n2")).out).members).toHaveLength(1);
+    expect(JSON.parse((await on("members")).out).members).toHaveLength(1);
+    expect(JSON.parse((await on("transfer-leader")).out)).toEqual({ leader: "n1" });
+  });
+});
+
+describe("failures exit 1 with one line on stderr", () => {
+  it("a missing key", async () => {
+    const result = await on("get", "cli/never");
+    expect(result.code).toBe(1);
+    expect(result.out).toBe("");
+    expectOneErrorLine(result, /^flotilla get: key "cli\/never" not found \(revision \d+\)$/);
+  });
+
+  it("a failed precondition", async () => {
+    await on("put", "cli/cas", "1");
+    const result = await on("put", "cli/cas", "2", "--if-mod-revision", "0");
+    expect(result.code).toBe(1);
+    expectOneErrorLine(result, /precondition failed.*\(precondition_failed\)$/);
+  });
+
+  it("a refused membership change", async () => {
+    const result = await on("members", "remove", "ghost");
+    expect(result.code).toBe(1);
+    expectOneErrorLine(result, /ghost is not a member \(not_found\)/);
+  });
+
+  it("no reachable endpoint", async () => {
+    const result = await cli(["get", "k", "--endpoints", deadEndpoint]);
+    expect(result.code).toBe(1);
+    expectOneErrorLine(result, /no endpoint answered .*ECONNREFUSED.*\(unavailable\)/);
+  });
+});
+
+describe("--endpoints", () => {
+  it("fails over to the next endpoint when one is unreachable", async () => {
+    const put = await cli(["put", "cli/failover", "ok", "--endpoints", `${deadEndpoint},${endpoint}`]);
+    expect(put.code).toBe(0);
+    const get = await cli(["get", "cli/failover", "--endpoints", `${deadEndpoint},${endpoint}`]);
+    expect(get.out).toBe("ok");
+  });
+});
+
+describe("plans for start and dev", () => {
+  it("start defaults follow api.md", () => {
+    expect(planStart([])).toEqual({
+      node: { id: "n1", dataDir: path.join("flotilla-data", "n1"), clientListen: "127.0.0.1:7379", peerListen: "127.0.0.1:7380" },
+      logLevel: "info",
+    });
+    const plan = planStart(["--id", "n2", "--join", "127.0.0.1:7379,127.0.0.1:7381", "--advertise-client", "http://10.0.0.2:7379"]);
+    expect(plan.node).toMatchObject({ id: "n2", dataDir: path.join("flotilla-data", "n2"), join: ["127.0.0.1:7379", "127.0.0.1:7381"], advertiseClient: "http://10.0.0.2:7379" });
+  });
+
+  it("start passes the tuning extensions to the node", () => {
+    expect(planStart(["--snapshot-entries", "50", "--tick-ms", "20", "--request-timeout-ms", "3000"]).node.tuning).toEqual({ snapshotEntries: 50, tickMs: 20, requestTimeoutMs: 3000 });
+    expect(() => planStart(["--election-timeout-ticks", "0"])).toThrow(/--election-timeout-ticks must be an integer ≥ 1/);
+  });
+
+  it("dev gives each node its own ports and data, bootstrapped together", () => {
+    const nodes = planDev(["--nodes", "3", "--data", "/tmp/dev"]);
+    expect(nodes.map((n) => [n.id, n.client, n.peer, n.dataDir])).toEqual([
+      ["n1", "127.0.0.1:7379", "127.0.0.1:7380", "/tmp/dev/n1"],
+      ["n2", "127.0.0.1:7381", "127.0.0.1:7382", "/tmp/dev/n2"],
+      ["n3", "127.0.0.1:7383", "127.0.0.1:7384", "/tmp/dev/n3"],
+    ]);
+    expect(nodes[2]!.args).toContain("n1=127.0.0.1:7380,n2=127.0.0.1:7382,n3=127.0.0.1:7384");
+    expect(planStart(nodes[1]!.args.slice(1)).node).toMatchObject({ id: "n2", bootstrap: { n1: "127.0.0.1:7380", n2: "127.0.0.1:7382", n3: "127.0.0.1:7384" } });
+  });
+});
+
+const MAIN = path.resolve("dist/cli/main.js");
+
+describe.skipIf(!fs.existsSync(MAIN))("the built executable", () => {
+  const exec = promisify(execFile);
+  const flotilla = async (...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await exec(process.execPath, [MAIN, ...argv], { timeout: 20_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  };
+
+  it("puts and gets through a real process, with api.md's exit statuses", async () => {
+    expect((await flotilla("put", "exe/k", "from a process", "--endpoints", endpoint)).code).toBe(0);
+    expect(await flotilla("get", "exe/k", "--endpoints", `${deadEndpoint},${endpoint}`)).toEqual({ code: 0, stdout: "from a process", stderr: "" });
+    const missing = await flotilla("get", "exe/none", "--endpoints", endpoint);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    expect((await flotilla("get")).code).toBe(2);
+  });
+});
+
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}

@@ -1,0 +1,54 @@
+/**
+ * The CLI as a function: run(argv, io) → exit status. main.ts binds it to the process; tests
+ * call it in-process with captured output. Commands that need the server, the node or the
+ * simulator load them on demand, so `flotilla get` starts fast and loads no database code.
+ */
+import { CLIENT_COMMANDS, runClientCommand } from "./client-commands.js";
+import { USAGE } from "./help.js";
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type Io } from "./io.js";
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    return await dispatch(command, rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`flotilla${command === undefined ? "" : ` ${command}`}: ${error.message} (see flotilla help)\n`);
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`flotilla${command === undefined ? "" : ` ${command}`}: unexpected error: ${String((error as Error).message ?? error).split("\n")[0]}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+async function dispatch(command: string | undefined, argv: readonly string[], io: Io): Promise<number> {
+  if (command === undefined) {
+    io.stderr.write(USAGE);
+    return EXIT_USAGE;
+  }
+  if (command === "help" || command === "--help" || command === "-h") {
+    io.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  if (argv.includes("--help") || argv.includes("-h")) {
+    if (command === "sim") return runSim(argv, io);
+    io.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  if (Object.hasOwn(CLIENT_COMMANDS, command)) return runClientCommand(command, argv, io);
+  switch (command) {
+    case "start":
+      return (await import("./start-command.js")).runStart(argv, io);
+    case "dev":
+      return (await import("./dev-command.js")).runDev(argv, io);
+    case "sim":
+      return runSim(argv, io);
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+async function runSim(argv: readonly string[], io: Io): Promise<number> {
+  const { runSimCommand } = await import("../sim/index.js");
+  return runSimCommand(argv, { stdout: (text: string) => io.stdout.write(text), stderr: (text: string) => io.stderr.write(text) });
+}

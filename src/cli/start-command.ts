@@ -1,0 +1,145 @@
+/** `flotilla start`: one node in the foreground until SIGTERM/SIGINT, then a clean close. */
+import path from "node:path";
+import type { NodeTuning, StartNodeOptions } from "../server/start.js";
+import { parseHostPort } from "../server/address.js";
+import { EXIT_FAILED, EXIT_OK, integerOption, parse, positionals, stringOption, UsageError, type Io, type Parsed } from "./io.js";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export const START_OPTIONS = {
+  id: { type: "string" },
+  data: { type: "string" },
+  client: { type: "string" },
+  peer: { type: "string" },
+  "advertise-client": { type: "string" },
+  "advertise-peer": { type: "string" },
+  bootstrap: { type: "string" },
+  join: { type: "string" },
+  "log-level": { type: "string" },
+  // Extensions for tests and tuning (the node's defaults otherwise):
+  "tick-ms": { type: "string" },
+  "election-timeout-ticks": { type: "string" },
+  "heartbeat-interval-ticks": { type: "string" },
+  "request-timeout-ms": { type: "string" },
+  "snapshot-entries": { type: "string" },
+  "snapshot-catchup-entries": { type: "string" },
+} as const;
+
+/** Option name → NodeTuning field. */
+const TUNING_OPTIONS = {
+  "tick-ms": "tickMs",
+  "election-timeout-ticks": "electionTimeoutTicks",
+  "heartbeat-interval-ticks": "heartbeatIntervalTicks",
+  "request-timeout-ms": "requestTimeoutMs",
+  "snapshot-entries": "snapshotEntries",
+  "snapshot-catchup-entries": "snapshotCatchupEntries",
+} as const satisfies Record<string, keyof NodeTuning>;
+
+export interface StartPlan {
+  readonly node: Omit<StartNodeOptions, "logger">;
+  readonly logLevel: string;
+}
+
+/** Checks every option (usage errors, exit 2) before anything is opened. */
+export function planStart(argv: readonly string[]): StartPlan {
+  const parsed = parse(argv, START_OPTIONS);
+  positionals(parsed, [], 0);
+  const id = stringOption(parsed, "id") ?? "n1";
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) throw new UsageError(`--id must be 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit, not ${JSON.stringify(id)}`);
+  const clientListen = address(parsed, "client", "127.0.0.1:7379", true);
+  const peerListen = address(parsed, "peer", "127.0.0.1:7380", true);
+  const advertisePeer = stringOption(parsed, "advertise-peer");
+  if (advertisePeer !== undefined) address(parsed, "advertise-peer", "", false);
+  const bootstrapText = stringOption(parsed, "bootstrap");
+  const joinText = stringOption(parsed, "join");
+  if (bootstrapText !== undefined && joinText !== undefined) throw new UsageError("give --bootstrap (a new cluster) or --join (an existing one), not both");
+  const logLevel = stringOption(parsed, "log-level") ?? "info";
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(logLevel)}`);
+  const advertiseClient = stringOption(parsed, "advertise-client");
+  const node: Omit<StartNodeOptions, "logger"> = {
+    id,
+    dataDir: stringOption(parsed, "data") ?? path.join("flotilla-data", id),
+    clientListen,
+    peerListen,
+    ...(advertiseClient === undefined ? {} : { advertiseClient }),
+    ...(advertisePeer === undefined ? {} : { advertisePeer }),
+    ...(bootstrapText === undefined ? {} : { bootstrap: parseBootstrap(bootstrapText, id) }),
+    ...(joinText === undefined ? {} : { join: parseJoin(joinText) }),
+    ...tuning(parsed),
+  };
+  return { node, logLevel };
+}
+
+function tuning(parsed: Parsed): { tuning?: NodeTuning } {
+  const out: { -readonly [K in keyof NodeTuning]: NodeTuning[K] } = {};
+  for (const [option, field] of Object.entries(TUNING_OPTIONS)) {
+    const value = integerOption(parsed, option, 1);
+    if (value !== undefined) out[field] = value;
+  }
+  return Object.keys(out).length === 0 ? {} : { tuning: out };
+}
+
+export async function runStart(argv: readonly string[], io: Io): Promise<number> {
+  const plan = planStart(argv);
+  const stop = io.waitForStop(); // armed now: a signal during startup stops the node as soon as it is up
+  const [{ startNode }, { pino }] = await Promise.all([import("../server/start.js"), import("pino")]);
+  const logger = pino({ level: plan.logLevel });
+  let running;
+  try {
+    running = await startNode({ ...plan.node, logger });
+  } catch (error) {
+    io.stderr.write(`flotilla start: ${oneLine((error as Error).message)}\n`);
+    return EXIT_FAILED;
+  }
+  const signal = await stop;
+  const log = logger.child({ node: plan.node.id });
+  log.info({ signal }, "stopping");
+  try {
+    await running.close();
+  } catch (error) {
+    io.stderr.write(`flotilla start: stopping failed: ${oneLine((error as Error).message)}\n`);
+    return EXIT_FAILED;
+  }
+  log.info("stopped");
+  return EXIT_OK;
+}
+
+function address(parsed: Parsed, name: string, fallback: string, portZeroAllowed: boolean): string {
+  const text = stringOption(parsed, name) ?? fallback;
+  try {
+    parseHostPort(text, `--${name}`, { portZeroAllowed });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return text;
+}
+
+/** "n1=127.0.0.1:7380,n2=127.0.0.1:7382" → { n1: "127.0.0.1:7380", ... }; must name this node. */
+export function parseBootstrap(text: string, self: string): Record<string, string> {
+  const voters: Record<string, string> = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const equals = part.indexOf("=");
+    if (equals <= 0) throw new UsageError(`--bootstrap entries are NAME=HOST:PEERPORT, not ${JSON.stringify(part)}`);
+    const id = part.slice(0, equals);
+    const peer = part.slice(equals + 1);
+    if (Object.hasOwn(voters, id)) throw new UsageError(`--bootstrap names ${id} twice`);
+    try {
+      parseHostPort(peer, `--bootstrap peer address of ${id}`);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    voters[id] = peer;
+  }
+  if (!Object.hasOwn(voters, self)) throw new UsageError(`--bootstrap must include this node (${self})`);
+  return voters;
+}
+
+function parseJoin(text: string): string[] {
+  const endpoints = text.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
+  if (endpoints.length === 0) throw new UsageError("--join needs at least one HOST:CLIENTPORT");
+  return endpoints;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ");
+}

@@ -1,0 +1,148 @@
+/**
+ * createHttpServer: the HTTP API of api.md on Fastify, as a thin translation onto NodeApi.
+ * Handlers parse, check, call the node and shape the answer; every error goes through one
+ * error handler, which forwards not_leader to the leader or maps the error to its status.
+ * Bodies are taken as raw bytes whatever their Content-Type: a value is bytes, and a follower
+ * must be able to forward a request exactly as it came.
+ */
+import type { IncomingMessage } from "node:http";
+import Fastify, { LogController } from "fastify";
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { pino } from "pino";
+import { NodeError, type NodeApi } from "../node/api.js";
+import { BODY_BYTES_MAX, HTTP_FORWARD_TIMEOUT_MARGIN_MS, HTTP_HEADER_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS_DEFAULT, HTTP_RETRY_AFTER_SECONDS } from "../util/limits.js";
+import { assert } from "../util/assert.js";
+import { registerClusterRoutes } from "./cluster-routes.js";
+import { badInput, errorResponse, HttpError, tooLarge } from "./errors.js";
+import { forwardToLeader, wasForwarded } from "./forward.js";
+import { registerKvRoutes } from "./kv-routes.js";
+import { HttpMetrics } from "./metrics.js";
+import type { RouteContext } from "./route-context.js";
+
+export interface HttpServerOptions {
+  /** A pino logger (one JSON object a line); false for none. Default: pino at level "warn". */
+  readonly logger?: FastifyBaseLogger | false;
+  /** Largest request body; default BODY_BYTES_MAX (api.md: 1.5 MiB). */
+  readonly bodyBytesMax?: number;
+  /** Deadline handed to the node for each read and write; default HTTP_REQUEST_TIMEOUT_MS_DEFAULT. */
+  readonly requestTimeoutMs?: number;
+  /** Forward what this node cannot serve to the leader (default true); false answers 503 not_leader. */
+  readonly forward?: boolean;
+}
+
+export function createHttpServer(node: NodeApi, options: HttpServerOptions = {}): FastifyInstance {
+  const bodyBytesMax = options.bodyBytesMax ?? BODY_BYTES_MAX;
+  const requestTimeoutMs = options.requestTimeoutMs ?? HTTP_REQUEST_TIMEOUT_MS_DEFAULT;
+  assert(Number.isSafeInteger(bodyBytesMax) && bodyBytesMax > 0, "bodyBytesMax is a positive integer");
+  assert(Number.isSafeInteger(requestTimeoutMs) && requestTimeoutMs > 0, "requestTimeoutMs is a positive integer");
+  const context: RouteContext = { node, requestTimeoutMs, metrics: new HttpMetrics() };
+
+  const app = Fastify({
+    ...loggerOptions(options.logger),
+    logController: new LogController({ disableRequestLogging: true }), // one line per request, ours, at debug
+    bodyLimit: bodyBytesMax,
+    http: { maxHeaderSize: HTTP_HEADER_BYTES_MAX },
+    return503OnClosing: false, // refuseWhileClosing answers in api.md's error format instead
+    frameworkErrors: (error, request, reply) => {
+      const url = request.raw.url ?? "";
+      const problem = url.startsWith("/v1/kv/")
+        ? badInput("invalid_key", `key is not valid percent-encoded UTF-8: ${JSON.stringify(url.slice("/v1/kv/".length, 80))}`)
+        : badInput("bad_request", `the request URL is not valid: ${error.message}`);
+      sendError(reply, problem);
+    },
+  }) as unknown as FastifyInstance;
+
+  acceptAnyBody(app, bodyBytesMax);
+  refuseWhileClosing(app);
+  app.addHook("onResponse", async (request, reply) => {
+    const seconds = reply.elapsedTime / 1000;
+    context.metrics.observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, seconds);
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, "request");
+  });
+  const forward = options.forward ?? true;
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const failure = error.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? tooLarge("body_too_large", `the request body is larger than the ${bodyBytesMax} bytes this server accepts`) : error;
+    return handleError(failure, request, reply, forward, requestTimeoutMs);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    sendError(reply, new HttpError(404, "route_not_found", `no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}; the routes are listed in api.md`));
+  });
+  registerKvRoutes(app, context);
+  registerClusterRoutes(app, context);
+  return app;
+}
+
+function loggerOptions(logger: FastifyBaseLogger | false | undefined): { logger: false } | { loggerInstance: FastifyBaseLogger } {
+  if (logger === false) return { logger: false };
+  return { loggerInstance: logger ?? pino({ level: "warn" }) };
+}
+
+const originalContentTypes = new WeakMap<IncomingMessage, string>();
+
+/** The Content-Type the client sent (the server parses every body as bytes; forwarding restores it). */
+export function originalContentType(request: FastifyRequest): string | undefined {
+  return originalContentTypes.get(request.raw);
+}
+
+/**
+ * Every body is bytes: a PUT's value whatever its Content-Type (curl sends form-urlencoded),
+ * a JSON body parsed by its handler (so malformed JSON is a clear 400, and a follower still has
+ * the exact bytes to forward). An empty or odd Content-Type is not an error.
+ */
+function acceptAnyBody(app: FastifyInstance, bodyBytesMax: number): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: bodyBytesMax }, (_request, body, done) => done(null, body));
+  app.addHook("onRequest", async (request) => {
+    const contentType = request.raw.headers["content-type"];
+    if (contentType === undefined) return;
+    originalContentTypes.set(request.raw, contentType);
+    request.raw.headers["content-type"] = "application/octet-stream";
+  });
+}
+
+/** Requests that arrive on open connections while the server closes get a 503 the client retries elsewhere. */
+function refuseWhileClosing(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!closing) return;
+    reply.header("connection", "close");
+    throw new HttpError(503, "shutting_down", "this node is shutting down: try another node");
+  });
+}
+
+async function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply, forward: boolean, requestTimeoutMs: number): Promise<FastifyReply> {
+  let failure = error;
+  if (forward && error instanceof NodeError && error.code === "not_leader") {
+    try {
+      return await relayToLeader(request, reply, error, requestTimeoutMs);
+    } catch (forwardError) {
+      failure = forwardError;
+    }
+  }
+  const response = errorResponse(failure);
+  if (response.unexpected) request.log.error({ err: failure, method: request.method, url: request.url }, "unexpected error while handling a request");
+  return sendError(reply, failure);
+}
+
+async function relayToLeader(request: FastifyRequest, reply: FastifyReply, error: NodeError, requestTimeoutMs: number): Promise<FastifyReply> {
+  if (wasForwarded(request.headers)) {
+    throw new HttpError(503, "no_leader", "this node is not the leader, and the request was already forwarded once: leadership is moving, retry shortly");
+  }
+  if (error.leaderClientUrl === undefined || error.leaderClientUrl === "") {
+    throw new HttpError(503, "no_leader", `this node is not the leader and does not know the leader's client address: ${error.message}`);
+  }
+  const contentType = originalContentType(request);
+  const headers = contentType === undefined ? request.headers : { ...request.headers, "content-type": contentType };
+  const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+  const relayed = await forwardToLeader({ method: request.method, url: request.raw.url ?? request.url, headers, body }, error.leaderClientUrl, requestTimeoutMs + HTTP_FORWARD_TIMEOUT_MARGIN_MS);
+  return reply.code(relayed.status).headers(relayed.headers).send(relayed.body);
+}
+
+export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
+  const response = errorResponse(error);
+  if (response.retryAfter) reply.header("retry-after", String(HTTP_RETRY_AFTER_SECONDS));
+  return reply.code(response.status).type("application/json; charset=utf-8").send(response.body);
+}

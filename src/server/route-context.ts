@@ -1,0 +1,26 @@
+/** What every route handler needs: the node, the deadline it hands the node, the metrics. */
+import type { FastifyRequest } from "fastify";
+import type { NodeApi, WriteOptions } from "../node/api.js";
+import { idempotencyKeyHeader } from "./input.js";
+import type { HttpMetrics } from "./metrics.js";
+
+export interface RouteContext {
+  readonly node: NodeApi;
+  readonly requestTimeoutMs: number;
+  readonly metrics: HttpMetrics;
+}
+
+/** The raw URL as received (path and query still percent-encoded): keys are decoded by us, once. */
+export function rawUrl(request: FastifyRequest): string {
+  return request.raw.url ?? request.url;
+}
+
+export function writeOptions(context: RouteContext, request: FastifyRequest): WriteOptions {
+  const idempotencyKey = idempotencyKeyHeader(request.headers);
+  return idempotencyKey === undefined ? { timeoutMs: context.requestTimeoutMs } : { timeoutMs: context.requestTimeoutMs, idempotencyKey };
+}
+
+/** `fields` without its undefined members (a command carries only what was given). */
+export function definedFields<T extends Record<string, unknown>>(fields: T): T {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
+}

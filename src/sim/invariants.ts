@@ -1,0 +1,195 @@
+/**
+ * Raft's safety properties, checked as the simulation runs (after every step, incrementally):
+ *
+ * - Election safety: at most one leader per term, over the whole run.
+ * - Log matching: entries with the same index and term hold the same payload and follow an
+ *   entry of the same term. By induction, two logs that share an (index, term) are identical
+ *   up to it. Checked on every write to any node's disk, so no log is ever rescanned.
+ * - Leader completeness: an entry applied anywhere before a leader was elected is in that
+ *   leader's log at the same index and term (unless the leader compacted it into a snapshot).
+ * - State machine safety: every node applies the same entry at each index, in order, without
+ *   gaps, and reaches the same state there (snapshots included).
+ * - Durable state never regresses: the term never decreases, a vote is never changed within a
+ *   term, the commit index never decreases nor passes the last durable entry.
+ */
+import { EntryType, type Entry, type HardState, type NodeId, type Snapshot } from "../raft/index.js";
+import { SIM_VIOLATIONS_KEPT_MAX } from "../util/limits.js";
+import { hashBytes } from "./digest.js";
+
+interface LogRecord {
+  readonly hash: number;
+  readonly previousTerm: number;
+  readonly node: NodeId;
+}
+
+/** A leader whose log still has to be checked for completeness (once its disk has caught up). */
+export interface PendingLeaderCheck {
+  readonly node: NodeId;
+  readonly term: number;
+  /** Entries first applied before this tick were committed before the election. */
+  readonly electedTick: number;
+}
+
+export interface LogView {
+  snapshotIndex(): number;
+  lastIndex(): number;
+  term(index: number): number | undefined;
+}
+
+export class InvariantChecker {
+  readonly #violations: string[] = [];
+  #violationCount = 0;
+  #tick = 0;
+  readonly #leaderOfTerm = new Map<number, NodeId>();
+  /** `${index}:${term}` → what every disk holding that entry must hold. */
+  readonly #logRecords = new Map<string, LogRecord>();
+  // Applied entries by index: term, payload hash, first tick it was applied, state after it.
+  readonly #appliedTerm: number[] = [];
+  readonly #appliedHash: number[] = [];
+  readonly #appliedTick: number[] = [];
+  readonly #appliedBy: NodeId[] = [];
+  readonly #stateAfter: string[] = [];
+
+  setTick(tick: number): void {
+    this.#tick = tick;
+  }
+
+  get violations(): readonly string[] {
+    return this.#violations;
+  }
+
+  get violationCount(): number {
+    return this.#violationCount;
+  }
+
+  get elections(): number {
+    return this.#leaderOfTerm.size;
+  }
+
+  /** Highest index any node has applied. */
+  get appliedMax(): number {
+    return this.#appliedTerm.length - 1;
+  }
+
+  violation(message: string): void {
+    this.#violationCount++;
+    if (this.#violations.length < SIM_VIOLATIONS_KEPT_MAX) this.#violations.push(`tick ${this.#tick}: ${message}`);
+  }
+
+  /** Returns true when this is the first sighting of `node` leading `term`. */
+  leaderSeen(node: NodeId, term: number): boolean {
+    const known = this.#leaderOfTerm.get(term);
+    if (known === undefined) {
+      this.#leaderOfTerm.set(term, node);
+      return true;
+    }
+    if (known !== node) this.violation(`election safety: two leaders in term ${term}: ${known} and ${node}`);
+    return false;
+  }
+
+  /** Called before `entries` are written to `node`'s disk, which `log` still shows unchanged. */
+  persistingEntries(node: NodeId, log: LogView, entries: readonly Entry[]): void {
+    let previousTerm = log.term(entries[0]!.index - 1);
+    if (previousTerm === undefined) {
+      this.violation(`${node} writes entry ${entries[0]!.index} but holds no entry ${entries[0]!.index - 1} (first ${log.snapshotIndex() + 1}, last ${log.lastIndex()})`);
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.term < previousTerm) {
+        this.violation(`${node} writes entry ${entry.index} of term ${entry.term} after an entry of term ${previousTerm}: terms in a log never decrease`);
+      }
+      const key = `${entry.index}:${entry.term}`;
+      const hash = entryHash(entry);
+      const record = this.#logRecords.get(key);
+      if (record === undefined) {
+        this.#logRecords.set(key, { hash, previousTerm, node });
+      } else if (record.hash !== hash) {
+        this.violation(`log matching: entry (${entry.index}, term ${entry.term}) differs between ${record.node} and ${node}`);
+      } else if (record.previousTerm !== previousTerm) {
+        this.violation(
+          `log matching: entry (${entry.index}, term ${entry.term}) follows term ${record.previousTerm} on ${record.node} but term ${previousTerm} on ${node}`,
+        );
+      }
+      previousTerm = entry.term;
+    }
+  }
+
+  persistingHardState(node: NodeId, previous: HardState, next: HardState): void {
+    if (next.term < previous.term) this.violation(`${node} lowers its durable term from ${previous.term} to ${next.term}`);
+    if (next.term === previous.term && previous.vote !== "" && next.vote !== previous.vote) {
+      this.violation(`${node} changes its durable vote in term ${next.term} from ${previous.vote} to ${next.vote || "nobody"}`);
+    }
+    if (next.commit < previous.commit) this.violation(`${node} lowers its durable commit index from ${previous.commit} to ${next.commit}`);
+  }
+
+  /** After a hard state is written: the commit index must name a durable entry. */
+  persistedHardState(node: NodeId, log: LogView, hardState: HardState): void {
+    if (hardState.commit > log.lastIndex()) {
+      this.violation(`${node} persists commit index ${hardState.commit} beyond its last durable entry ${log.lastIndex()}`);
+    }
+  }
+
+  persistingSnapshot(node: NodeId, snapshot: Snapshot): void {
+    const { index, term } = snapshot.meta;
+    const applied = this.#appliedTerm[index];
+    if (applied !== undefined && applied !== term) {
+      this.violation(`${node} installs a snapshot at (${index}, term ${term}) but the entry applied at ${index} has term ${applied}`);
+    }
+  }
+
+  /** A node restored its state machine from a snapshot at `index` and reached `state`. */
+  restored(node: NodeId, index: number, state: string): void {
+    const expected = this.#stateAfter[index];
+    if (expected !== undefined && expected !== state) {
+      this.violation(`state machine safety: ${node} restored a snapshot at ${index} whose state differs from the state applied there`);
+    }
+  }
+
+  /** `node` applied `entry` (after `previousApplied`) and its state machine is now `state`. */
+  applied(node: NodeId, entry: Entry, previousApplied: number, state: string): void {
+    if (entry.index !== previousApplied + 1) {
+      this.violation(`${node} applies entry ${entry.index} right after ${previousApplied}: entries must be applied in order, without gaps`);
+    }
+    const index = entry.index;
+    const term = this.#appliedTerm[index];
+    const hash = entryHash(entry);
+    if (term === undefined) {
+      this.#appliedTerm[index] = entry.term;
+      this.#appliedHash[index] = hash;
+      this.#appliedTick[index] = this.#tick;
+      this.#appliedBy[index] = node;
+      this.#stateAfter[index] = state;
+      return;
+    }
+    if (term !== entry.term || this.#appliedHash[index] !== hash) {
+      this.violation(
+        `state machine safety: ${node} applies (${index}, term ${entry.term}) but ${this.#appliedBy[index]} applied (${index}, term ${term})${term === entry.term ? " with another payload" : ""}`,
+      );
+    } else if (this.#stateAfter[index] !== state) {
+      this.violation(`state machine safety: ${node} and ${this.#appliedBy[index]} reach different states after applying entry ${index}`);
+    }
+  }
+
+  /** Leader completeness for a leader whose whole log is on its disk (`log`). */
+  checkLeaderCompleteness(check: PendingLeaderCheck, log: LogView): void {
+    const first = log.snapshotIndex() + 1;
+    const last = log.lastIndex();
+    for (let index = first; index < this.#appliedTerm.length; index++) {
+      const term = this.#appliedTerm[index];
+      if (term === undefined || this.#appliedTick[index]! >= check.electedTick) continue;
+      if (index > last) {
+        this.violation(`leader completeness: ${check.node}, leader of term ${check.term}, lacks committed entry ${index} (its log ends at ${last})`);
+        return;
+      }
+      const held = log.term(index);
+      if (held !== term) {
+        this.violation(`leader completeness: ${check.node}, leader of term ${check.term}, holds term ${held} at ${index} where term ${term} was committed`);
+        return;
+      }
+    }
+  }
+}
+
+function entryHash(entry: Entry): number {
+  return (hashBytes(entry.data) ^ (entry.type === EntryType.ConfChange ? 0x9e3779b9 : 0)) >>> 0;
+}
