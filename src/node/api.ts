@@ -9,6 +9,9 @@ export type Consistency = "linearizable" | "stale";
 
 export type NodeRole = "leader" | "follower" | "candidate" | "learner";
 
+/** A member's role as the answering node sees it: the leader it knows, a non-voter, or another voter. */
+export type MemberRole = "leader" | "follower" | "learner";
+
 export interface MemberStatus {
   readonly id: string;
   /** Peer address (host:port) the other nodes reach it on. */
@@ -16,6 +19,7 @@ export interface MemberStatus {
   /** Client URL (http://host:port) that clients and forwarding use; "" when unknown. */
   readonly client: string;
   readonly voter: boolean;
+  readonly role: MemberRole;
   /** Leader's view only (undefined elsewhere): highest index known replicated on it. */
   readonly matchIndex?: number;
   /** Leader's view only: entries it is behind the leader's last index. */

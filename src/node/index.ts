@@ -1,4 +1,6 @@
 /** The node layer's public surface: open a node, and the interface the server drives. */
 export { openNode, FlotillaNode, type NodeOptions, type RunningNode } from "./node.js";
 export * from "./api.js";
-export { endpointUrl } from "./join.js";
+export { endpointUrl, rejoinCluster, JOIN_TOKEN_HEADER, type RejoinOutcome } from "./join.js";
+export { readIdentity } from "./identity.js";
+export { Discovery, decidePlan, type DiscoveryPlan, type DiscoveryOptions, type NodeRecord } from "./discovery.js";

@@ -16,9 +16,7 @@ import {
   decodeConfChange,
   majority,
   type ConfChange,
-  type ConfState,
   type Entry,
-  type LogStorage,
   type MemoryStorage,
   type Message,
   type Ready,
@@ -52,7 +50,7 @@ import {
   type WriteOptions,
 } from "./api.js";
 import { bootstrapClusterId, randomClusterId, readIdentity, writeIdentity } from "./identity.js";
-import { joinCluster } from "./join.js";
+import { joinCluster, joinHeaders } from "./join.js";
 import { DataDirLock } from "./lock.js";
 import { NodeMetrics } from "./metrics.js";
 import { PendingReads, PendingWrites } from "./waiters.js";
@@ -70,6 +68,8 @@ export interface NodeOptions {
   readonly bootstrap?: Readonly<Record<string, string>>;
   /** Join an existing cluster through any of these client addresses (host:port or URL). */
   readonly join?: readonly string[];
+  /** The cluster's shared join token: sent when this node joins or records its addresses. */
+  readonly joinToken?: string;
   readonly logger: Logger;
   readonly tickMs?: number;
   readonly electionTimeoutTicks?: number;
@@ -85,32 +85,6 @@ export interface RunningNode extends NodeApi {
   readonly clientUrl: string;
   readonly peerAddress: string;
   readonly clusterId: string;
-}
-
-/** The core reads the log from memory; membership at restart comes from the state machine. */
-class NodeLogStorage implements LogStorage {
-  constructor(
-    readonly memory: MemoryStorage,
-    readonly confState: () => ConfState,
-  ) {}
-  initialState() {
-    return { hardState: this.memory.hardState(), confState: this.confState() };
-  }
-  firstIndex() {
-    return this.memory.firstIndex();
-  }
-  lastIndex() {
-    return this.memory.lastIndex();
-  }
-  term(index: number) {
-    return this.memory.term(index);
-  }
-  entries(low: number, high: number, bytesMax: number) {
-    return this.memory.entries(low, high, bytesMax);
-  }
-  snapshot() {
-    return this.memory.snapshot();
-  }
 }
 
 export async function openNode(options: NodeOptions): Promise<RunningNode> {
@@ -215,7 +189,7 @@ export class FlotillaNode implements RunningNode {
 
     this.#raft = new RaftNode({
       id: this.id,
-      storage: new NodeLogStorage(this.#memory, () => this.#kv.confState()),
+      storage: this.#memory,
       rng: new Rng(randomInt(2 ** 31)),
       applied: this.#kv.appliedIndex(),
       ...(this.#options.electionTimeoutTicks ? { electionTimeoutTicks: this.#options.electionTimeoutTicks } : {}),
@@ -262,6 +236,7 @@ export class FlotillaNode implements RunningNode {
         peer: this.#options.advertisePeer ?? this.#options.peerListen,
         client: this.clientUrl,
         logger: this.#log,
+        ...(this.#options.joinToken === undefined ? {} : { joinToken: this.#options.joinToken }),
       });
       this.#clusterId = joined.clusterId;
       writeIdentity(dataDir, { clusterId: this.#clusterId, nodeId: this.id });
@@ -606,7 +581,9 @@ export class FlotillaNode implements RunningNode {
     const progress = new Map(raft.peers.map((peer) => [peer.id, peer]));
     const conf = this.#kv.confState();
     return this.#kv.members().map((member) => {
-      const base = { id: member.id, peer: member.peer, client: member.client, voter: conf.voters.includes(member.id) };
+      const voter = conf.voters.includes(member.id);
+      const role = !voter ? "learner" : member.id === raft.leader ? "leader" : "follower";
+      const base = { id: member.id, peer: member.peer, client: member.client, voter, role } as const;
       const peer = progress.get(member.id);
       if (!peer) return base;
       return {
@@ -805,11 +782,12 @@ export class FlotillaNode implements RunningNode {
     const response = await fetch(`${leaderUrl}/v1/members`, {
       method: "POST",
       body,
-      headers: { "content-type": "application/json" },
+      headers: joinHeaders(this.#options.joinToken),
       signal: AbortSignal.timeout(this.#requestTimeoutMs),
     });
     await response.arrayBuffer();
     if (response.ok) this.#log.info({ leader: this.#soft.leader }, "recorded this node's addresses with the leader");
+    else if (response.status === 403) this.#log.warn({ leader: this.#soft.leader }, "the leader refused this node's join token: give every node the same --join-token");
   }
 
   #checkOpen(): void {

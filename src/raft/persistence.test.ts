@@ -118,4 +118,17 @@ describe("persistence and restarts", () => {
     expect(cluster.leaders()).toHaveLength(1);
     expect(cluster.raft(leader).status().role).not.toBe(Role.Leader);
   });
+
+  it("restarts with the state machine's applied index past the snapshot and keeps the membership of the applied log", () => {
+    const cluster = new TestCluster(["a", "b", "c"], { extra: ["d"] });
+    const leader = cluster.electLeader();
+    cluster.raft(leader).proposeConfChange({ type: 1, node: "d" }); // AddLearner, after the (empty) snapshot
+    cluster.tick(3);
+    const node = cluster.node(leader);
+    const applied = node.raft.status().applied;
+    // A durable state machine: restart at its applied index, with nothing re-delivered.
+    const restarted = new RaftNode({ id: leader, storage: node.storage, rng: new Rng(9), applied });
+    expect(restarted.status().confState).toEqual({ voters: ["a", "b", "c"], learners: ["d"] });
+  });
 });
+

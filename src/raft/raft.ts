@@ -116,7 +116,7 @@ export class RaftNode {
     const { hardState, confState } = this.#config.storage.initialState();
     this.#term = hardState.term;
     this.#vote = hardState.vote;
-    this.#conf = confState;
+    this.#conf = this.#membershipAtApplied(confState);
     this.#rebuildProgress();
     this.#becomeFollower(this.#term, NO_NODE);
     this.#prevSoftState = this.#softState();
@@ -267,6 +267,23 @@ export class RaftNode {
     if (done.lastEntry) this.#log.stableTo(done.lastEntry.index, done.lastEntry.term);
     if (done.appliedTo > 0) this.#appliedTo(done.appliedTo);
     if (this.#role === Role.Leader) this.#selfAcknowledge();
+  }
+
+  /**
+   * The storage's membership is the snapshot's; entries after the snapshot that the state
+   * machine already applied (and so will not be handed out again) may change it. A server's
+   * configuration is the latest one in its applied log (thesis 4.1), so replay those changes.
+   * Replaying a change that is already reflected is harmless: each sets one node's status.
+   */
+  #membershipAtApplied(snapshotConf: ConfState): ConfState {
+    const from = this.#config.storage.snapshot().meta.index + 1;
+    const to = this.#log.applied;
+    if (to < from) return snapshotConf;
+    const applied = this.#log.slice(from, to + 1, Number.MAX_SAFE_INTEGER);
+    assert(applied !== undefined, () => `applied entries ${from}..${to} are not in the log`);
+    let conf = snapshotConf;
+    for (const entry of applied) if (entry.type === EntryType.ConfChange) conf = applyChange(conf, decodeConfChange(entry.data));
+    return conf;
   }
 
   // ---------------------------------------------------------------------------------------
