@@ -9,7 +9,7 @@
 import { randomInt } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { SIM_NODES_MAX, SIM_NODES_MIN } from "../util/limits.js";
+import { SIM_NODES_MAX, SIM_NODES_MIN, SIM_SEEDS_PER_COMMAND_MAX } from "../util/limits.js";
 import { formatFaults, parseFaults, SimUsageError, type FaultKind } from "./faults.js";
 import { runSeedJob, type SeedJob, type SeedSummary } from "./seed-job.js";
 
@@ -44,8 +44,6 @@ const USAGE = `usage: flotilla sim [--seeds N] [--seed S] [--nodes M] [--faults 
   --ticks T    ticks of the safety phase (default: the simulator's)
   --workers W  worker threads (default: one per core)`;
 
-/** Most seeds one command runs; a bound on the work a typo can start. */
-const SEEDS_MAX = 10_000_000;
 /** Seeds are 32-bit: the first one must leave room for the rest. */
 const SEED_MAX = 2 ** 32 - 1;
 /** How often the progress line is redrawn. */
@@ -71,7 +69,7 @@ export function parseSimArgs(argv: readonly string[]): SimCommandOptions {
     return value;
   };
   const seed = integer("--seed", 0, SEED_MAX);
-  const seeds = integer("--seeds", 1, SEEDS_MAX) ?? (seed !== undefined ? 1 : 100);
+  const seeds = integer("--seeds", 1, SIM_SEEDS_PER_COMMAND_MAX) ?? (seed !== undefined ? 1 : 100);
   const firstSeed = seed ?? randomInt(0, 2 ** 31);
   if (firstSeed + seeds - 1 > SEED_MAX) throw new SimUsageError(`seeds ${firstSeed}..${firstSeed + seeds - 1} pass the largest seed ${SEED_MAX}`);
   const ticks = integer("--ticks", 1, 10_000_000);

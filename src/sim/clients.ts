@@ -38,6 +38,8 @@ export class LogicalClock {
   }
 }
 
+type WriteInput = Extract<KvInput, { kind: "write" | "cas" }>;
+
 interface PendingOp {
   readonly historyIndex: number;
   readonly client: Client;
@@ -214,7 +216,7 @@ export class ClientPool {
     const target = (client.target !== undefined ? cluster.node(client.target) : undefined) ?? this.#rng.pick(nodes);
     if (target.up && !target.accepting) return;
     const value = `${client.process}.${client.seq + 1}`;
-    const input: KvInput =
+    const input: WriteInput =
       roll < 0.8 ? { kind: "write", value } : { kind: "cas", expected: this.#casExpectation(client, key), value };
     this.#startWrite(client, now, target, key, input);
   }
@@ -257,7 +259,7 @@ export class ClientPool {
     return historyIndex;
   }
 
-  #startWrite(client: Client, now: number, node: SimNode, key: string, input: KvInput): number {
+  #startWrite(client: Client, now: number, node: SimNode, key: string, input: WriteInput): number {
     const { historyIndex, opId } = this.#record(client, key, input);
     const base = { historyIndex, client, key, opId, deadlineTick: now + SIM_CLIENT_OP_TIMEOUT_TICKS, node: node.id };
     client.pending = base;
@@ -269,7 +271,7 @@ export class ClientPool {
     const command: KvCommand =
       input.kind === "cas"
         ? { op: opId, kind: "cas", key, expected: input.expected, value: input.value }
-        : { op: opId, kind: "write", key, value: (input as { value: string }).value };
+        : { op: opId, kind: "write", key, value: input.value };
     let proposal: { index: number; term: number };
     try {
       proposal = node.raft.propose(encodeCommand(command));
@@ -297,8 +299,8 @@ export class ClientPool {
     op.returnTime = this.#clock.next();
     if (output !== undefined) op.output = output;
     if (output?.kind === "read") pending.client.seen.set(pending.key, output.value);
-    if (output?.kind === "write" || (output?.kind === "cas" && output.succeeded)) {
-      pending.client.seen.set(pending.key, (op.input as { value: string }).value);
+    if ((output?.kind === "write" || (output?.kind === "cas" && output.succeeded)) && op.input.kind !== "read") {
+      pending.client.seen.set(pending.key, op.input.value);
     }
     this.#digest.event(outcome);
     this.#digest.string(pending.opId);

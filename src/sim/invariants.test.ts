@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EntryType, type Entry } from "../raft/index.js";
+import { EntryType, MessageType, makeMessage, type Entry } from "../raft/index.js";
 import { InvariantChecker, type LogView } from "./invariants.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -61,6 +61,23 @@ describe("InvariantChecker", () => {
       "n1 lowers its durable commit index from 5 to 4",
       "n1 persists commit index 3 beyond its last durable entry 2",
     ]);
+  });
+
+  it("flags an acknowledgement or a vote sent before the disk holds it", () => {
+    const checker = new InvariantChecker();
+    const ack = makeMessage({ type: MessageType.AppendResponse, from: "n2", to: "n1", term: 3, index: 2 });
+    const vote = makeMessage({ type: MessageType.VoteResponse, from: "n2", to: "n1", term: 3 });
+    checker.durablePromise(ack, { term: 3, vote: "n1", commit: 0 }, logOf([1, 3]));
+    checker.durablePromise(vote, { term: 3, vote: "n1", commit: 0 }, logOf([1, 3]));
+    checker.durablePromise({ ...ack, index: 5, reject: true }, { term: 3, vote: "", commit: 0 }, logOf([1]));
+    // Superseded promises: the disk moved on to a later term since (like a delayed message).
+    checker.durablePromise(ack, { term: 4, vote: "", commit: 0 }, logOf([1]));
+    checker.durablePromise(vote, { term: 4, vote: "n3", commit: 0 }, logOf([1]));
+    expect(checker.violations).toEqual([]);
+    checker.durablePromise(ack, { term: 3, vote: "n1", commit: 0 }, logOf([1]));
+    checker.durablePromise(vote, { term: 2, vote: "n1", commit: 0 }, logOf([1]));
+    expect(checker.violations[0]).toMatch(/n2 acknowledges entries up to 2 to n1 in term 3 but its disk ends at 1/);
+    expect(checker.violations[1]).toMatch(/n2 grants its vote in term 3 to n1 but its disk holds term 2/);
   });
 
   it("flags applies out of order and replicas that apply different entries or reach different states", () => {

@@ -9,10 +9,12 @@
  *   leader's log at the same index and term (unless the leader compacted it into a snapshot).
  * - State machine safety: every node applies the same entry at each index, in order, without
  *   gaps, and reaches the same state there (snapshots included).
+ * - Durability promises: an append acknowledgement or a granted vote leaves only once the
+ *   sender's disk holds what it promises.
  * - Durable state never regresses: the term never decreases, a vote is never changed within a
  *   term, the commit index never decreases nor passes the last durable entry.
  */
-import { EntryType, type Entry, type HardState, type NodeId, type Snapshot } from "../raft/index.js";
+import { EntryType, MessageType, type Entry, type HardState, type Message, type NodeId, type Snapshot } from "../raft/index.js";
 import { SIM_VIOLATIONS_KEPT_MAX } from "../util/limits.js";
 import { hashBytes } from "./digest.js";
 
@@ -41,6 +43,8 @@ export class InvariantChecker {
   #violationCount = 0;
   #tick = 0;
   readonly #leaderOfTerm = new Map<number, NodeId>();
+  /** Terms already reported with two leaders (reported once, not at every tick). */
+  readonly #splitTerms = new Set<number>();
   /** `${index}:${term}` → what every disk holding that entry must hold. */
   readonly #logRecords = new Map<string, LogRecord>();
   // Applied entries by index: term, payload hash, first tick it was applied, state after it.
@@ -83,7 +87,10 @@ export class InvariantChecker {
       this.#leaderOfTerm.set(term, node);
       return true;
     }
-    if (known !== node) this.violation(`election safety: two leaders in term ${term}: ${known} and ${node}`);
+    if (known !== node && !this.#splitTerms.has(term)) {
+      this.#splitTerms.add(term);
+      this.violation(`election safety: two leaders in term ${term}: ${known} and ${node}`);
+    }
     return false;
   }
 
@@ -111,6 +118,23 @@ export class InvariantChecker {
         );
       }
       previousTerm = entry.term;
+    }
+  }
+
+  /**
+   * An append acknowledgement or a granted vote promises durable state: the sender's disk must
+   * already hold what it acknowledges, and the vote, when the message leaves. A disk that has
+   * since moved to a later term is fine: the promise was made, then superseded (the same as
+   * the message being delayed in the network past that change).
+   */
+  durablePromise(message: Message, hardState: HardState, log: LogView): void {
+    if (message.reject || hardState.term > message.term) return;
+    if (message.type === MessageType.AppendResponse && message.index > log.lastIndex()) {
+      this.violation(`${message.from} acknowledges entries up to ${message.index} to ${message.to} in term ${message.term} but its disk ends at ${log.lastIndex()}`);
+    } else if (message.type === MessageType.VoteResponse && (hardState.term !== message.term || hardState.vote !== message.to)) {
+      this.violation(
+        `${message.from} grants its vote in term ${message.term} to ${message.to} but its disk holds term ${hardState.term}, vote ${hardState.vote || "nobody"}`,
+      );
     }
   }
 

@@ -1,12 +1,13 @@
 /**
  * One simulated machine: a Raft core, its disk (a MemoryStorage: what is written there is
- * durable, nothing else is) and its volatile key-value state machine, driven exactly like a
- * real node drives a core: ready() → save → send → apply → advance().
+ * durable, nothing else is) and its key-value state machine, driven exactly like a real node
+ * drives a core: ready() → send messages → save → send messagesAfterPersist → apply → advance().
  *
- * A save may take several ticks ("fsyncing"). Meanwhile the node is busy: it takes no
- * messages, ticks or requests (its driver is blocked on the disk), and the Ready's
- * messagesAfterPersist are not sent. A crash then keeps only a prefix of the save's records
- * (snapshot, entries in order, hard state last), which is what a torn write leaves behind.
+ * A save may take several ticks ("fsyncing"), during which the Ready's messagesAfterPersist
+ * are not sent and no new Ready is taken. A crash then keeps only a prefix of the save's
+ * records (snapshot, entries in order, hard state last): what a torn write leaves behind.
+ * Meanwhile the driver either blocks (no messages, ticks or requests reach the core) or, as
+ * a group-commit driver does, keeps stepping the core (DriverModel.stepWhileSaving).
  */
 import {
   EntryType,
@@ -60,9 +61,33 @@ export interface RaftTuning {
   /** Applied entries past the last snapshot that make the node take a new one. */
   readonly snapshotThresholdEntries: number;
   readonly snapshotKeepEntries: number;
+  /**
+   * Flow-control and size limits passed to the core. Tiny ones (drawn per seed) make a few
+   * client commands fill an append, the in-flight window, the apply batch and the uncommitted
+   * budget, so those paths run; undefined keeps the core's defaults.
+   */
+  readonly limits?: {
+    readonly appendBytesMax: number;
+    readonly inflightAppendsMax: number;
+    readonly inflightBytesMax: number;
+    readonly applyBytesMax: number;
+    readonly uncommittedBytesMax: number;
+    readonly pendingReadsMax: number;
+  };
 }
 
 export type NodeLife = "up" | "down" | "removed";
+
+/** How the simulated driver behaves around its disk. */
+export interface DriverModel {
+  /** Keep stepping the core while a save is in flight (group commit) instead of blocking. */
+  readonly stepWhileSaving?: boolean;
+  /**
+   * The state machine is durable (every apply commits with its index, like src/kv): a restart
+   * passes that index as `applied` instead of replaying from the snapshot.
+   */
+  readonly durableStateMachine?: boolean;
+}
 
 /**
  * Deliberate driver bugs, for the tests that prove the invariants catch them:
@@ -84,6 +109,7 @@ export class SimNode {
   readonly #bug: KvMachineBug | undefined;
   readonly #ackBeforePersist: boolean;
   readonly #stepWhileSaving: boolean;
+  readonly #durableMachine: boolean;
   #raft: RaftNode | undefined;
   #save: SaveInFlight | undefined;
   #life: NodeLife = "down";
@@ -95,9 +121,10 @@ export class SimNode {
   /** When a down node comes back (set by the nemesis). */
   restartTick = 0;
 
-  constructor(id: NodeId, tuning: RaftTuning, rng: Rng, bug?: NodeBug, stepWhileSaving = false) {
+  constructor(id: NodeId, tuning: RaftTuning, rng: Rng, bug?: NodeBug, driver: DriverModel = {}) {
     this.id = id;
-    this.#stepWhileSaving = stepWhileSaving;
+    this.#stepWhileSaving = driver.stepWhileSaving ?? false;
+    this.#durableMachine = driver.durableStateMachine ?? false;
     this.#tuning = tuning;
     this.#rng = rng;
     this.#bug = bug === "lost-write" ? bug : undefined;
@@ -140,13 +167,19 @@ export class SimNode {
     return this.#raft;
   }
 
-  /** Boots (or reboots) from the disk: the state machine restarts from the last snapshot. */
+  /**
+   * Boots (or reboots) from the disk. A volatile state machine restarts from the last
+   * snapshot; a durable one (like src/kv's SQLite) keeps what it applied, unless the disk
+   * holds a newer snapshot.
+   */
   start(): void {
     assert(this.#life === "down", () => `start: node ${this.id} is ${this.#life}`);
     const snapshot = this.storage.snapshot();
-    this.machine = KvMachine.restore(snapshot.data, this.#bug);
-    this.applied = snapshot.meta.index;
-    this.conf = snapshot.meta.confState;
+    if (!this.#durableMachine || this.applied < snapshot.meta.index) {
+      this.machine = KvMachine.restore(snapshot.data, this.#bug);
+      this.applied = snapshot.meta.index;
+      this.conf = snapshot.meta.confState;
+    }
     this.#raft = new RaftNode({
       id: this.id,
       storage: this.storage,
@@ -156,6 +189,7 @@ export class SimNode {
       heartbeatIntervalTicks: this.#tuning.heartbeatIntervalTicks,
       preVote: this.#tuning.preVote,
       checkQuorum: this.#tuning.checkQuorum,
+      ...this.#tuning.limits,
     });
     this.incarnation++;
     this.#life = "up";
@@ -212,7 +246,7 @@ export class SimNode {
     this.#raft = undefined;
     this.#save = undefined;
     this.#life = life;
-    this.machine = new KvMachine(this.#bug);
+    if (!this.#durableMachine) this.machine = new KvMachine(this.#bug);
   }
 
   #completeReady(ready: Ready, observer: NodeObserver): void {

@@ -36,7 +36,7 @@ import { drawFaultRates, formatFaults, type FaultKind, type FaultRates } from ".
 import { InvariantChecker, type LogView, type PendingLeaderCheck } from "./invariants.js";
 import { Nemesis, type NemesisTarget } from "./nemesis.js";
 import { SimNetwork, type NetworkCounters } from "./network.js";
-import { SimNode, type AppliedDetails, type NodeBug, type NodeObserver, type RaftTuning } from "./sim-node.js";
+import { SimNode, type AppliedDetails, type DriverModel, type NodeBug, type NodeObserver, type RaftTuning } from "./sim-node.js";
 
 /** Deliberate bugs, for the tests that prove a broken system is caught. */
 export type SimBug = ClientBug | NodeBug;
@@ -57,6 +57,11 @@ export interface SimOptions {
    * (group commit), instead of one blocked on its disk. Default: drawn from the seed (half each).
    */
   readonly stepWhileSaving?: boolean;
+  /**
+   * The state machine survives crashes with its applied index (as src/kv's does), and a
+   * restart passes that index to the core. Default: drawn from the seed (half each).
+   */
+  readonly durableStateMachine?: boolean;
   /** Return the client history in the result (tests and tools; large). */
   readonly keepHistory?: boolean;
 }
@@ -67,6 +72,8 @@ export interface SimResult {
   readonly faults: string;
   /** Whether this run's drivers kept stepping their cores while a save was in flight. */
   readonly stepWhileSaving: boolean;
+  /** Whether this run's state machines were durable (restarts passed their applied index). */
+  readonly durableStateMachine: boolean;
   /** Ticks simulated in both phases. */
   readonly ticks: number;
   readonly ops: OpCounts;
@@ -120,7 +127,7 @@ class Simulation implements NemesisTarget, ClusterView {
   /** Decides which ticks each node misses: nodes' clocks run at different, wobbly rates. */
   readonly #clockRng: Rng;
   readonly #tickSkipRate = new Map<NodeId, number>();
-  readonly #stepWhileSaving: boolean;
+  readonly #driver: Required<DriverModel>;
   readonly #nemesis: Nemesis;
   readonly #digest = new TraceDigest();
   readonly #invariants = new InvariantChecker();
@@ -136,7 +143,7 @@ class Simulation implements NemesisTarget, ClusterView {
   #nextNodeNumber = 1;
   #tick = 0;
   #healing = false;
-  #counters = { crashes: 0, partitions: 0, membershipChanges: 0, membershipProposals: 0, transfers: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
+  readonly #counters = { crashes: 0, partitions: 0, membershipChanges: 0, membershipProposals: 0, transfers: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
 
   constructor(options: SimOptions) {
     this.#options = options;
@@ -148,19 +155,10 @@ class Simulation implements NemesisTarget, ClusterView {
     const nemesisRng = root.fork();
     const clientRng = root.fork();
     this.#clockRng = root.fork();
-    this.#rates = drawFaultRates(options.faults, configRng);
-    this.#tuning = {
-      electionTimeoutTicks: configRng.int(10, 21),
-      heartbeatIntervalTicks: configRng.int(1, 3),
-      preVote: configRng.chance(0.75),
-      checkQuorum: configRng.chance(0.75),
-      snapshotThresholdEntries: this.#rates.snapshotThresholdEntries,
-      snapshotKeepEntries: this.#rates.snapshotKeepEntries,
-    };
-    const keys = configRng.int(3, 6);
-    const clients = configRng.int(3, 7);
-    const stepWhileSaving = configRng.chance(0.5);
-    this.#stepWhileSaving = options.stepWhileSaving ?? stepWhileSaving;
+    const { rates, tuning, keys, clients, stepWhileSaving, durableStateMachine } = drawRunConfig(options, configRng);
+    this.#rates = rates;
+    this.#tuning = tuning;
+    this.#driver = { stepWhileSaving, durableStateMachine };
     this.network = new SimNetwork(networkRng, this.#rates);
     this.#nemesis = new Nemesis(nemesisRng, this.#rates, {
       votersMin: SIM_NODES_MIN,
@@ -172,7 +170,7 @@ class Simulation implements NemesisTarget, ClusterView {
     this.#observer = this.#makeObserver();
 
     this.#digest.event("config");
-    for (const value of [options.seed, options.nodes, keys, clients, this.#tuning.electionTimeoutTicks, this.#tuning.heartbeatIntervalTicks, Number(this.#stepWhileSaving)]) {
+    for (const value of [options.seed, options.nodes, keys, clients, this.#tuning.electionTimeoutTicks, this.#tuning.heartbeatIntervalTicks, Number(this.#driver.stepWhileSaving), Number(this.#driver.durableStateMachine)]) {
       this.#digest.number(value);
     }
     const ids = Array.from({ length: options.nodes }, () => `n${this.#nextNodeNumber++}`);
@@ -201,7 +199,8 @@ class Simulation implements NemesisTarget, ClusterView {
       seed: this.#options.seed,
       nodes: this.#options.nodes,
       faults: formatFaults(this.#options.faults),
-      stepWhileSaving: this.#stepWhileSaving,
+      stepWhileSaving: this.#driver.stepWhileSaving,
+      durableStateMachine: this.#driver.durableStateMachine,
       ticks: this.#tick,
       ops: this.#clients.counts(),
       violations: this.#invariants.violations,
@@ -467,7 +466,7 @@ class Simulation implements NemesisTarget, ClusterView {
 
   #newNode(id: NodeId): SimNode {
     const bug = this.#options.bug === "stale-read" ? undefined : this.#options.bug;
-    const node = new SimNode(id, this.#tuning, this.#raftRng.fork(), bug, this.#stepWhileSaving);
+    const node = new SimNode(id, this.#tuning, this.#raftRng.fork(), bug, this.#driver);
     this.#nodes.set(id, node);
     const skipRate = this.#clockRng.float() * CLOCK_SKIP_RATE_MAX;
     if (this.#options.faults.size > 0) this.#tickSkipRate.set(id, skipRate);
@@ -478,6 +477,8 @@ class Simulation implements NemesisTarget, ClusterView {
     const invariants = this.#invariants;
     return {
       send: (message: Message) => {
+        const sender = this.#nodes.get(message.from);
+        if (sender !== undefined) invariants.durablePromise(message, sender.storage.hardState(), logView(sender));
         this.#digestMessage("send", message);
         this.network.send(message, this.#tick);
       },
@@ -552,6 +553,55 @@ const LIVENESS_GOAL: Record<ProbePhase, string> = {
   read: "serve a linearizable read",
   confirm: "converge again after the write",
 };
+
+interface RunConfig {
+  readonly rates: FaultRates;
+  readonly tuning: RaftTuning;
+  readonly keys: number;
+  readonly clients: number;
+  readonly stepWhileSaving: boolean;
+  readonly durableStateMachine: boolean;
+}
+
+/** Everything about a run that the seed decides up front (always drawn in the same order). */
+function drawRunConfig(options: SimOptions, rng: Rng): RunConfig {
+  const rates = drawFaultRates(options.faults, rng);
+  const tuning: RaftTuning = {
+    electionTimeoutTicks: rng.int(10, 21),
+    heartbeatIntervalTicks: rng.int(1, 3),
+    preVote: rng.chance(0.75),
+    checkQuorum: rng.chance(0.75),
+    snapshotThresholdEntries: rates.snapshotThresholdEntries,
+    snapshotKeepEntries: rates.snapshotKeepEntries,
+  };
+  const keys = rng.int(3, 6);
+  const clients = rng.int(3, 7);
+  const stepWhileSaving = rng.chance(0.5);
+  const limits = drawTightLimits(rng);
+  const tight = rng.chance(0.5);
+  const durableStateMachine = rng.chance(0.5);
+  return {
+    rates,
+    tuning: tight ? { ...tuning, limits } : tuning,
+    keys,
+    clients,
+    stepWhileSaving: options.stepWhileSaving ?? stepWhileSaving,
+    durableStateMachine: options.durableStateMachine ?? durableStateMachine,
+  };
+}
+
+/** Core limits a few client commands (about 80 bytes each with framing) already reach. */
+function drawTightLimits(rng: Rng): NonNullable<RaftTuning["limits"]> {
+  const appendBytesMax = rng.int(100, 2_000);
+  return {
+    appendBytesMax,
+    inflightAppendsMax: rng.int(1, 33),
+    inflightBytesMax: appendBytesMax * rng.int(1, 17),
+    applyBytesMax: rng.int(100, 4_000),
+    uncommittedBytesMax: rng.int(300, 20_000),
+    pendingReadsMax: rng.int(4, 65),
+  };
+}
 
 function logView(node: SimNode): LogView {
   const storage = node.storage;

@@ -75,7 +75,7 @@ export const MEMBER_ADDRESS_BYTES_MAX = 1 * KiB;
 export const SIM_NODES_MIN = 3;
 export const SIM_NODES_MAX = 7;
 /** Ticks of the safety phase (faults on) when the caller does not say. */
-export const SIM_SAFETY_TICKS_DEFAULT = 4_000;
+export const SIM_SAFETY_TICKS_DEFAULT = 8_000;
 /** Ticks the healed cluster gets to converge and serve a write and a read: past it, liveness failed. */
 export const SIM_HEAL_TICKS_MAX = 1_500;
 /** Ticks a client waits for one operation before it gives up and records it as unknown. */
@@ -92,6 +92,8 @@ export const SIM_NODE_IDS_MAX = 64;
 export const SIM_VIOLATIONS_KEPT_MAX = 50;
 /** Wall-clock budget for checking one run's history. */
 export const SIM_CHECK_TIME_BUDGET_MS = 5_000;
+/** Most seeds one `flotilla sim` command runs: a bound on the work a typo can start. */
+export const SIM_SEEDS_PER_COMMAND_MAX = 10_000_000;
 
 // ---------------------------------------------------------------------------------------
 // check: the linearizability checker
@@ -163,6 +165,24 @@ export const NODE_PROMOTE_LAG_ENTRIES_MAX = 100;
 export const NODE_CHORES_INTERVAL_MS = 1_000;
 /** Time a joining node keeps asking its join endpoints before it gives up. */
 export const NODE_JOIN_TIMEOUT_MS = 60_000;
+/** Times a write is proposed again after leadership moved under it (a hand-off) before it is answered 503. */
+export const NODE_PROPOSE_ATTEMPTS_MAX = 3;
+/** Longest join token (--join-token) a node accepts. */
+export const NODE_JOIN_TOKEN_BYTES_MAX = 1_024;
+/** Interval between two mDNS queries of a node that is discovering its cluster. */
+export const DISCOVERY_QUERY_INTERVAL_MS = 500;
+/** The founders bootstrap once the set of nodes seen has not changed for this long. */
+export const DISCOVERY_SETTLE_MS = 1_500;
+/** A node's record is forgotten when it has not answered for this long (it stopped). */
+export const DISCOVERY_RECORD_TTL_MS = 3_000;
+/** How long a node with no data looks for its cluster before it gives up. */
+export const DISCOVERY_WAIT_MS_MAX = 10 * 60_000;
+/** Interval of the "still discovering" progress line. */
+export const DISCOVERY_PROGRESS_INTERVAL_MS = 5_000;
+/** Distinct nodes remembered under one cluster name (more are ignored, with a warning). */
+export const DISCOVERY_NODES_MAX = 256;
+/** Longest cluster name (--discover): it becomes one DNS label, _flotilla-<name>. */
+export const DISCOVERY_CLUSTER_NAME_LENGTH_MAX = 40;
 
 // ---------------------------------------------------------------------------------------
 // server: the HTTP API (src/server)
@@ -171,6 +191,9 @@ export const NODE_JOIN_TIMEOUT_MS = 60_000;
 export const HTTP_REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
 /** A forwarded request waits this much longer than the leader's own deadline, so the leader's answer decides. */
 export const HTTP_FORWARD_TIMEOUT_MARGIN_MS = 2_000;
+/** Times one request may be forwarded: a second hop when the leader it reached has just handed
+ * leadership over (a graceful stop); more would only chase a leadership that keeps moving. */
+export const HTTP_FORWARD_HOPS_MAX = 2;
 /** Largest response a follower relays from the leader: a full range answer, JSON-escaped (up to 6 characters a byte). */
 export const HTTP_FORWARD_RESPONSE_BYTES_MAX = 64 * MiB;
 /** Retry-After sent with a 503: about one election, after which a leader is usually known. */
@@ -195,6 +218,38 @@ export const CLIENT_RESPONSE_BYTES_MAX = 64 * MiB;
 export const DEV_NODES_MAX = 9;
 /** Time `flotilla dev` gives its nodes to stop after SIGTERM before it kills them. */
 export const DEV_STOP_GRACE_MS = 10_000;
+
+// ---------------------------------------------------------------------------------------
+// torture: fault runs against real processes (src/torture, `flotilla torture`)
+
+/** Smallest cluster a torture run starts: one that survives a fault (f = 1). */
+export const TORTURE_NODES_MIN = 3;
+/** Largest cluster: one host address each in the test subnet, and two cores must carry them. */
+export const TORTURE_NODES_MAX = 9;
+export const TORTURE_CLIENTS_MAX = 64;
+export const TORTURE_KEYS_MAX = 1_000;
+/** One day: a typo must not start a run that never ends. */
+export const TORTURE_DURATION_S_MAX = 86_400;
+/** A client's wait for one answer: above the nodes' request deadline plus the forward margin, so their 503/504 arrives first. */
+export const TORTURE_OP_TIMEOUT_MS_DEFAULT = 5_000;
+/** Operations recorded in one run; past it the clients stop issuing (the history must fit in memory and in the checker). */
+export const TORTURE_HISTORY_OPS_MAX = 2_000_000;
+/** Default time budget of the linearizability check of a whole run (verdict "unknown" past it). */
+export const TORTURE_CHECK_BUDGET_MS_DEFAULT = 120_000;
+/** How often the leader monitor asks every node for its status. */
+export const TORTURE_MONITOR_INTERVAL_MS = 500;
+/** Status samples kept by the monitor (about 5 hours at the interval above); older ones are dropped. */
+export const TORTURE_MONITOR_SAMPLES_MAX = 40_000;
+/** Time the healed cluster gets to agree on one applied index and full membership. */
+export const TORTURE_CONVERGENCE_TIMEOUT_MS = 90_000;
+/** Time a node gets to answer /readyz after (re)starting before the harness stops waiting. */
+export const TORTURE_NODE_READY_TIMEOUT_MS = 30_000;
+/** Time a membership change (remove, then join as a new node and be promoted) gets before the nemesis moves on. */
+export const TORTURE_MEMBERSHIP_TIMEOUT_MS = 30_000;
+/** Bytes of each node's log kept in memory for the anomaly report (the whole log is in the report folder). */
+export const TORTURE_LOG_TAIL_BYTES = 32 * KiB;
+/** Points drawn in the report's latency plot; failed and unknown operations, and the slowest, always are. */
+export const TORTURE_PLOT_POINTS_MAX = 20_000;
 
 // ---------------------------------------------------------------------------------------
 // storage: the write-ahead log and snapshot files (src/storage)
@@ -224,6 +279,42 @@ export const SNAPSHOT_FILES_RETAINED = 2;
 /** Largest snapshot metadata (index, term, membership as JSON) in a snapshot file's header. */
 export const SNAPSHOT_META_BYTES_MAX = 1 * MiB;
 
+// ---------------------------------------------------------------------------------------
+// bench: the benchmark harness (src/bench; issue 6)
+
+/** Keys the workloads spread their operations over (uniformly). */
+export const BENCH_KEYS = 10_000;
+/** Keys loaded to measure the resident memory of a node holding data (issue 3's note). */
+export const BENCH_MEMORY_KEYS_DEFAULT = 100_000;
+/** Most connections (requests in flight) one workload opens, over all generator processes. */
+export const BENCH_CONNECTIONS_MAX = 1_024;
+/** Most load generator processes one workload starts. */
+export const BENCH_GENERATORS_MAX = 16;
+/** A request unanswered this long counts as an error and its connection is dropped. */
+export const BENCH_REQUEST_TIMEOUT_MS = 30_000;
+/** Largest status line plus headers of a response; more is a protocol error. */
+export const BENCH_RESPONSE_HEAD_BYTES_MAX = 64 * KiB;
+/** Longest line of a chunked body's framing (chunk size and extensions, trailers). */
+export const BENCH_CHUNK_LINE_BYTES_MAX = 1 * KiB;
+/** Body bytes kept from an error response, to say what went wrong. */
+export const BENCH_ERROR_BODY_BYTES_MAX = 240;
+/** Distinct error kinds kept per workload (the rest are counted as "other"). */
+export const BENCH_ERROR_KINDS_MAX = 32;
+/** Largest latency the histogram resolves; slower operations land in its last bucket. */
+export const BENCH_LATENCY_US_MAX = 2 ** 30;
+/** Attempts per key while loading keys before a workload (a failed put is retried). */
+export const BENCH_FILL_ATTEMPTS_MAX = 5;
+/** Interval of progress reports from the generators and of the progress line. */
+export const BENCH_PROGRESS_INTERVAL_MS = 250;
+/** Time a cluster gets to start and elect a leader. */
+export const BENCH_CLUSTER_READY_TIMEOUT_MS = 60_000;
+/** Time the nodes get to stop after SIGTERM (a CPU profile is written then) before SIGKILL. */
+export const BENCH_STOP_GRACE_MS = 20_000;
+/** Time the generators get, after a workload, to finish their requests in flight. */
+export const BENCH_DRAIN_TIMEOUT_MS = 15_000;
+/** Output kept per server process, for diagnostics. */
+export const BENCH_PROCESS_OUTPUT_BYTES_MAX = 64 * KiB;
+
 assert(WAL_RECORD_BYTES_MAX >= COMMAND_BYTES_MAX + 64, "one record must hold the largest log entry");
 assert(WAL_ENTRIES_RECORD_BYTES_TARGET <= WAL_RECORD_BYTES_MAX, "a packed entries record must be a valid record");
 assert(WAL_SEGMENT_BYTES_MAX_DEFAULT >= WAL_RECORD_BYTES_MAX + 1 * KiB, "a default segment must hold the largest record and a header");
@@ -252,3 +343,6 @@ assert(SIM_NODE_IDS_MAX > SIM_NODES_MAX + 1, "membership changes need fresh node
 assert(CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT > HTTP_REQUEST_TIMEOUT_MS_DEFAULT + HTTP_FORWARD_TIMEOUT_MARGIN_MS, "a client must outwait the server's own deadline, forwarding included");
 assert(HTTP_FORWARD_RESPONSE_BYTES_MAX > 6 * RANGE_BYTES_MAX + 1 * MiB, "a follower must relay the largest range answer, JSON-escaped (\\u0000 is 6 characters)");
 assert(CLIENT_RESPONSE_BYTES_MAX >= HTTP_FORWARD_RESPONSE_BYTES_MAX, "a client must read whatever a follower relays");
+assert(DISCOVERY_RECORD_TTL_MS >= 4 * DISCOVERY_QUERY_INTERVAL_MS, "a live node answers several queries before its record expires");
+assert(DISCOVERY_SETTLE_MS >= 2 * DISCOVERY_QUERY_INTERVAL_MS, "the founders wait for a few rounds of answers before they bootstrap");
+assert(DISCOVERY_CLUSTER_NAME_LENGTH_MAX + "_flotilla-".length <= 63, "the service label fits one DNS label");
