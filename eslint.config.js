@@ -4,7 +4,7 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-const LAYERS = ["raft", "storage", "transport", "kv", "node", "server", "client", "cli", "sim", "check", "util", "e2e"];
+const LAYERS = ["raft", "storage", "transport", "kv", "node", "server", "client", "cli", "sim", "check", "util", "e2e", "bench", "torture"];
 
 /** Which sibling layers each layer may import (util is shared by all). */
 const ALLOWED = {
@@ -15,12 +15,16 @@ const ALLOWED = {
   node: ["util", "raft", "storage", "transport", "kv", "check"],
   server: ["util", "node", "raft", "kv"],
   client: ["util"],
-  cli: ["util", "server", "node", "client", "sim", "check", "raft", "kv", "storage", "transport"],
+  cli: ["util", "server", "node", "client", "sim", "check", "raft", "kv", "storage", "transport", "torture"],
   sim: ["util", "raft", "kv", "check"],
   check: ["util"],
   util: [],
   // Process tests drive real `flotilla start` processes through the public surface only.
   e2e: ["util", "client", "check"],
+  // The benchmark harness drives real processes over HTTP with its own load generator.
+  bench: ["util"],
+  // The fault runner drives real processes under a nemesis and checks the history.
+  torture: ["util", "client", "check", "e2e"],
 };
 
 function layerRules(layer) {

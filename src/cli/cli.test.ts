@@ -76,7 +76,12 @@ describe("usage errors exit 2 with one line on stderr", () => {
     ["an unknown members action", ["members", "demote", "n2"], /unknown members action "demote"/],
     ["members add without a peer", ["members", "add", "n2"], /missing PEERADDR/],
     ["start with a bootstrap that leaves this node out", ["start", "--bootstrap", "n2=127.0.0.1:7382"], /must include this node \(n1\)/],
-    ["start with both bootstrap and join", ["start", "--bootstrap", "n1=127.0.0.1:7380", "--join", "127.0.0.1:7379"], /not both/],
+    ["start with both bootstrap and join", ["start", "--bootstrap", "n1=127.0.0.1:7380", "--join", "127.0.0.1:7379"], /not --bootstrap and --join together/],
+    ["start with both join and discover", ["start", "--join", "127.0.0.1:7379", "--discover", "prod"], /not --join and --discover together/],
+    ["start with --expect alone", ["start", "--expect", "3"], /--expect goes with --discover/],
+    ["start with a bad cluster name", ["start", "--discover", "a.b"], /--discover takes a cluster name/],
+    ["start with a join token that has a space", ["start", "--join-token", "a b"], /--join-token must be/],
+    ["members remove with a join token", ["members", "remove", "n2", "--join-token", "t"], /--join-token go with members add/],
     ["start with a bad client address", ["start", "--client", "localhost"], /--client must be HOST:PORT/],
     ["start with a bad log level", ["start", "--log-level", "loud"], /--log-level must be one of/],
     ["dev with too many nodes", ["dev", "--nodes", "99"], /--nodes must be 1\.\.9/],
@@ -148,9 +153,14 @@ describe("round trips", () => {
     expect(JSON.parse((await on("status")).out)).toMatchObject({ id: "n1", role: "leader" });
     const added = await on("members", "add", "n2", "127.0.0.1:7382", "--learner", "--client", "127.0.0.1:7381");
     expect(added.code).toBe(0);
-    expect(JSON.parse(added.out).members).toContainEqual({ id: "n2", peer: "127.0.0.1:7382", client: "http://127.0.0.1:7381", voter: false });
+    expect(JSON.parse(added.out).members).toContainEqual({ id: "n2", peer: "127.0.0.1:7382", client: "http://127.0.0.1:7381", voter: false, role: "learner" });
     expect((await on("members", "list", "--table")).out).toBe(
-      ["ID  ROLE     PEER            CLIENT", "n1  voter    127.0.0.1:0", "n2  learner  127.0.0.1:7382  http://127.0.0.1:7381", ""].join("\n"),
+      [
+        "ID  ROLE     VOTER  PEER            CLIENT                 MATCH  LAG  LAST-CONTACT-MS",
+        "n1  leader   yes    127.0.0.1:0                            -      -    -",
+        "n2  learner  no     127.0.0.1:7382  http://127.0.0.1:7381  -      -    -",
+        "",
+      ].join("\n"),
     );
     expect(JSON.parse((await on("members", "promote", "n2")).out).members[1].voter).toBe(true);
     expect(JSON.parse((await on("members", "remove", "n2")).out).members).toHaveLength(1);
@@ -204,6 +214,17 @@ describe("plans for start and dev", () => {
     });
     const plan = planStart(["--id", "n2", "--join", "127.0.0.1:7379,127.0.0.1:7381", "--advertise-client", "http://10.0.0.2:7379"]);
     expect(plan.node).toMatchObject({ id: "n2", dataDir: path.join("flotilla-data", "n2"), join: ["127.0.0.1:7379", "127.0.0.1:7381"], advertiseClient: "http://10.0.0.2:7379" });
+  });
+
+  it("start takes discovery by cluster name and a join token, from the option or the environment", () => {
+    expect(planStart(["--discover", "prod-1", "--expect", "3", "--join-token", "s3cret"], {}).node).toMatchObject({
+      discover: { clusterName: "prod-1", expect: 3 },
+      joinToken: "s3cret",
+    });
+    expect(planStart(["--discover", "prod-1"], {}).node.discover).toEqual({ clusterName: "prod-1" });
+    expect(planStart([], { FLOTILLA_JOIN_TOKEN: "from-env" }).node.joinToken).toBe("from-env");
+    expect(planStart(["--join-token", "given"], { FLOTILLA_JOIN_TOKEN: "from-env" }).node.joinToken).toBe("given");
+    expect(planStart([], {}).node.joinToken).toBeUndefined();
   });
 
   it("start passes the tuning extensions to the node", () => {

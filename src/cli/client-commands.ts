@@ -21,7 +21,7 @@ export const CLIENT_COMMANDS: Readonly<Record<string, CommandSpec>> = {
   del: { options: { prefix: { type: "boolean" }, "if-mod-revision": { type: "string" } }, run: del },
   ls: { options: { limit: { type: "string" }, after: { type: "string" }, consistency: { type: "string" }, keys: { type: "boolean" } }, run: ls },
   status: { options: {}, run: status },
-  members: { options: { learner: { type: "boolean" }, client: { type: "string" }, table: { type: "boolean" } }, run: members },
+  members: { options: { learner: { type: "boolean" }, client: { type: "string" }, "join-token": { type: "string" }, table: { type: "boolean" } }, run: members },
   "transfer-leader": { options: {}, run: transferLeader },
 };
 
@@ -114,7 +114,9 @@ async function status(client: Client, parsed: Parsed, io: Io): Promise<number> {
 async function members(client: Client, parsed: Parsed, io: Io): Promise<number> {
   const [action = "list", ...rest] = parsed.positionals;
   const only = (names: string[]): string[] => positionals({ values: parsed.values, positionals: rest }, names, names.length);
-  if (action !== "add" && (parsed.values.learner !== undefined || parsed.values.client !== undefined)) throw new UsageError("--learner and --client go with members add");
+  if (action !== "add" && (parsed.values.learner !== undefined || parsed.values.client !== undefined || parsed.values["join-token"] !== undefined)) {
+    throw new UsageError("--learner, --client and --join-token go with members add");
+  }
   if (action !== "list" && parsed.values.table !== undefined) throw new UsageError("--table goes with members list");
   let list: Member[];
   switch (action) {
@@ -125,7 +127,9 @@ async function members(client: Client, parsed: Parsed, io: Io): Promise<number> 
     case "add": {
       const [id, peer] = only(["NAME", "PEERADDR"]);
       const clientUrl = stringOption(parsed, "client");
-      list = await client.members.add({ id: id!, peer: peer!, learner: flag(parsed, "learner"), ...(clientUrl === undefined ? {} : { client: clientUrl }) });
+      const joinToken = stringOption(parsed, "join-token") ?? (process.env.FLOTILLA_JOIN_TOKEN || undefined);
+      const request = { id: id!, peer: peer!, learner: flag(parsed, "learner"), ...(clientUrl === undefined ? {} : { client: clientUrl }) };
+      list = await client.members.add(request, joinToken === undefined ? {} : { joinToken });
       break;
     }
     case "remove":
@@ -166,8 +170,13 @@ export function keyValueJson(kv: KeyValue): Record<string, unknown> {
   }
 }
 
+/** One row a member; the replication columns are the leader's view ("-" where the answer has none). */
 function membersTable(list: readonly Member[]): string {
-  const rows = [["ID", "ROLE", "PEER", "CLIENT"], ...list.map((m) => [m.id, m.voter ? "voter" : "learner", m.peer, m.client])];
+  const figure = (value: number | undefined): string => (value === undefined ? "-" : String(value));
+  const rows = [
+    ["ID", "ROLE", "VOTER", "PEER", "CLIENT", "MATCH", "LAG", "LAST-CONTACT-MS"],
+    ...list.map((m) => [m.id, m.role ?? (m.voter ? "voter" : "learner"), m.voter ? "yes" : "no", m.peer, m.client, figure(m.matchIndex), figure(m.lag), figure(m.lastContactMs)]),
+  ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n") + "\n";
 }

@@ -13,7 +13,11 @@ Run a node:
     --advertise-client URL               client URL other nodes and clients are told
     --advertise-peer HOST:PORT           peer address other nodes are told
     --bootstrap n1=HOST:PEERPORT,...     form a new cluster of exactly these voters
-    --join HOST:CLIENTPORT[,...]         join an existing cluster through any of its nodes
+    --join HOST:CLIENTPORT[,...]         join an existing cluster through any of its nodes (tried in turn: a seed list)
+    --discover NAME [--expect N]         find the cluster on the local network by name (mDNS): join it if it
+                                         runs, or bootstrap once N nodes (this one included) are seen
+    --join-token TOKEN                   the cluster's admission secret: required to add a member, sent when
+                                         joining, signs discovery records (or env FLOTILLA_JOIN_TOKEN)
     --log-level LEVEL                    fatal|error|warn|info|debug|trace     (default: info)
     tuning (default: the node's): --tick-ms N --election-timeout-ticks N --heartbeat-interval-ticks N
                                   --request-timeout-ms N --snapshot-entries N --snapshot-catchup-entries N
@@ -22,6 +26,8 @@ Run a node:
     --data DIR                           where their data goes                 (default: ./flotilla-data/dev)
     --log-level LEVEL                    (default: info)
   flotilla sim [options]                 run the deterministic cluster simulator (flotilla sim --help)
+  flotilla torture [options]             fault run against real processes: kills, pauses, partitions, loss,
+                                         membership; checks linearizability, writes a report (flotilla torture --help)
 
 Use a cluster (every command takes --endpoints HOST:PORT[,HOST:PORT...], default ${DEFAULT_ENDPOINT},
 and tries the next endpoint when one is unreachable; --timeout MS bounds each attempt):
@@ -30,7 +36,7 @@ and tries the next endpoint when one is unreachable; --timeout MS bounds each at
   flotilla del KEY [--prefix] [--if-mod-revision N]
   flotilla ls [PREFIX] [--limit N] [--after KEY] [--consistency linearizable|stale] [--keys]
   flotilla status
-  flotilla members [list [--table] | add NAME PEERADDR [--learner] [--client URL] | remove NAME | promote NAME]
+  flotilla members [list [--table] | add NAME PEERADDR [--learner] [--client URL] [--join-token T] | remove NAME | promote NAME]
   flotilla transfer-leader [NAME]
 
 Output: get prints the value's raw bytes (plus a newline on a terminal); the other commands

@@ -32,6 +32,7 @@ async function dispatch(command: string | undefined, argv: readonly string[], io
   }
   if (argv.includes("--help") || argv.includes("-h")) {
     if (command === "sim") return runSim(argv, io);
+    if (command === "torture") return runTorture(argv, io);
     io.stdout.write(USAGE);
     return EXIT_OK;
   }
@@ -43,6 +44,8 @@ async function dispatch(command: string | undefined, argv: readonly string[], io
       return (await import("./dev-command.js")).runDev(argv, io);
     case "sim":
       return runSim(argv, io);
+    case "torture":
+      return runTorture(argv, io);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -51,4 +54,14 @@ async function dispatch(command: string | undefined, argv: readonly string[], io
 async function runSim(argv: readonly string[], io: Io): Promise<number> {
   const { runSimCommand } = await import("../sim/index.js");
   return runSimCommand(argv, { stdout: (text: string) => io.stdout.write(text), stderr: (text: string) => io.stderr.write(text) });
+}
+
+async function runTorture(argv: readonly string[], io: Io): Promise<number> {
+  const { runTortureCommand } = await import("../torture/index.js");
+  return runTortureCommand(argv, {
+    stdout: (text: string) => io.stdout.write(text),
+    stderr: (text: string) => io.stderr.write(text),
+    stderrIsTTY: io.stderr.isTTY === true,
+    waitForStop: () => io.waitForStop(),
+  });
 }

@@ -15,6 +15,9 @@ export const START_OPTIONS = {
   "advertise-peer": { type: "string" },
   bootstrap: { type: "string" },
   join: { type: "string" },
+  "join-token": { type: "string" },
+  discover: { type: "string" },
+  expect: { type: "string" },
   "log-level": { type: "string" },
   // Extensions for tests and tuning (the node's defaults otherwise):
   "tick-ms": { type: "string" },
@@ -40,8 +43,11 @@ export interface StartPlan {
   readonly logLevel: string;
 }
 
+/** The environment variable read when --join-token is not given (keeps the secret out of `ps`). */
+export const JOIN_TOKEN_ENV = "FLOTILLA_JOIN_TOKEN";
+
 /** Checks every option (usage errors, exit 2) before anything is opened. */
-export function planStart(argv: readonly string[]): StartPlan {
+export function planStart(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): StartPlan {
   const parsed = parse(argv, START_OPTIONS);
   positionals(parsed, [], 0);
   const id = stringOption(parsed, "id") ?? "n1";
@@ -52,7 +58,16 @@ export function planStart(argv: readonly string[]): StartPlan {
   if (advertisePeer !== undefined) address(parsed, "advertise-peer", "", false);
   const bootstrapText = stringOption(parsed, "bootstrap");
   const joinText = stringOption(parsed, "join");
-  if (bootstrapText !== undefined && joinText !== undefined) throw new UsageError("give --bootstrap (a new cluster) or --join (an existing one), not both");
+  const discoverName = stringOption(parsed, "discover");
+  const starts = [bootstrapText && "--bootstrap", joinText && "--join", discoverName && "--discover"].filter((given) => typeof given === "string");
+  if (starts.length > 1) throw new UsageError(`give one of --bootstrap (a new cluster), --join (an existing one) or --discover (find it by name), not ${starts.join(" and ")} together`);
+  const expect = integerOption(parsed, "expect", 1);
+  if (expect !== undefined && discoverName === undefined) throw new UsageError("--expect goes with --discover");
+  if (discoverName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/.test(discoverName)) {
+    throw new UsageError(`--discover takes a cluster name of 1..40 letters, digits or '-', starting with a letter or digit, not ${JSON.stringify(discoverName)}`);
+  }
+  const joinToken = stringOption(parsed, "join-token") ?? emptyToUndefined(env[JOIN_TOKEN_ENV]);
+  if (joinToken !== undefined && !/^[\x21-\x7e]{1,1024}$/.test(joinToken)) throw new UsageError("--join-token must be 1..1024 printable ASCII characters without spaces");
   const logLevel = stringOption(parsed, "log-level") ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(logLevel)}`);
   const advertiseClient = stringOption(parsed, "advertise-client");
@@ -65,6 +80,8 @@ export function planStart(argv: readonly string[]): StartPlan {
     ...(advertisePeer === undefined ? {} : { advertisePeer }),
     ...(bootstrapText === undefined ? {} : { bootstrap: parseBootstrap(bootstrapText, id) }),
     ...(joinText === undefined ? {} : { join: parseJoin(joinText) }),
+    ...(joinToken === undefined ? {} : { joinToken }),
+    ...(discoverName === undefined ? {} : { discover: { clusterName: discoverName, ...(expect === undefined ? {} : { expect }) } }),
     ...tuning(parsed),
   };
   return { node, logLevel };
@@ -138,6 +155,10 @@ function parseJoin(text: string): string[] {
   const endpoints = text.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
   if (endpoints.length === 0) throw new UsageError("--join needs at least one HOST:CLIENTPORT");
   return endpoints;
+}
+
+function emptyToUndefined(text: string | undefined): string | undefined {
+  return text === undefined || text === "" ? undefined : text;
 }
 
 function oneLine(text: string): string {

@@ -132,6 +132,7 @@ describe("round trips", () => {
       peer: "127.0.0.1:7382",
       client: "http://127.0.0.1:7381",
       voter: false,
+      role: "learner",
     });
     expect((await client.members.promote("n2")).find((m) => m.id === "n2")!.voter).toBe(true);
     expect((await client.members.remove("n2")).map((m) => m.id)).toEqual(["n1"]);

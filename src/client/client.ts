@@ -43,10 +43,14 @@ export interface ClientOptions {
 
 export interface MembersApi {
   list(): Promise<Member[]>;
-  add(request: AddMemberRequest): Promise<Member[]>;
+  /** `joinToken`: the cluster's admission secret, when its nodes run with --join-token. */
+  add(request: AddMemberRequest, options?: { readonly joinToken?: string }): Promise<Member[]>;
   remove(id: string): Promise<Member[]>;
   promote(id: string): Promise<Member[]>;
 }
+
+/** The header that carries a cluster's join token on POST /v1/members. */
+export const JOIN_TOKEN_HEADER = "x-flotilla-join-token";
 
 export class Client {
   readonly #http: HttpSender;
@@ -63,7 +67,10 @@ export class Client {
     });
     this.members = {
       list: async () => decode.members(await this.#json({ method: "GET", path: "/v1/members", retry: "repeatable" })),
-      add: async (request) => decode.members(await this.#json({ method: "POST", path: "/v1/members", ...jsonBody(request), retry: "once" })),
+      add: async (request, options = {}) => {
+        const headers: Record<string, string> = options.joinToken === undefined ? {} : { [JOIN_TOKEN_HEADER]: options.joinToken };
+        return decode.members(await this.#json({ method: "POST", path: "/v1/members", ...jsonBody(request, headers), retry: "once" }));
+      },
       remove: async (id) => decode.members(await this.#json({ method: "DELETE", path: `/v1/members/${pathPart(id, "member id")}`, retry: "once" })),
       promote: async (id) => decode.members(await this.#json({ method: "POST", path: `/v1/members/${pathPart(id, "member id")}/promote`, retry: "once" })),
     };

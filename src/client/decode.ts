@@ -69,6 +69,11 @@ export function keyValues(json: Json, field: string): KeyValue[] {
 export function member(raw: unknown): Member {
   const json = object(raw, "a member");
   const out: { -readonly [K in keyof Member]: Member[K] } = { id: string(json, "id"), peer: string(json, "peer"), client: string(json, "client"), voter: boolean(json, "voter") };
+  if (json.role !== undefined) {
+    const role = string(json, "role");
+    if (role !== "leader" && role !== "follower" && role !== "learner") throw shape(`member role ${JSON.stringify(role)} is unknown`);
+    out.role = role;
+  }
   for (const field of ["matchIndex", "lag", "lastContactMs"] as const) {
     if (json[field] !== undefined) out[field] = number(json, field);
   }

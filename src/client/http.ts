@@ -6,7 +6,8 @@
  *   `repeatable` (reads, and writes carrying an Idempotency-Key: a retry never applies twice)
  *   and `probe` always may; `once` (membership changes, leader transfer) only when it surely
  *   never reached a server (connection refused, unknown host), otherwise the outcome is unknown.
- * - 503 (no leader yet, overloaded): wait Retry-After (capped), then try the next endpoint.
+ * - 503 (no leader yet, overloaded): wait Retry-After (capped), then try the next endpoint;
+ *   503 shutting_down (that node is stopping): the next endpoint at once.
  * - 504 (outcome unknown): retried, with the same Idempotency-Key, for `repeatable` requests.
  * Attempts are bounded by `retries`; the endpoint that answered last is tried first next time.
  */
@@ -99,6 +100,8 @@ export class HttpSender {
   /** How long to wait before retrying this answer, or undefined when it is final. */
   #retryWait(answer: HttpAnswer, policy: RetryPolicy): number | undefined {
     if (policy !== "repeatable") return undefined;
+    // A node that is shutting down says nothing about the cluster: the next endpoint, at once.
+    if (answer.status === 503 && errorCodeOf(answer) === "shutting_down" && this.#settings.endpoints.length > 1) return 0;
     if (answer.status === 503) return Math.min(retryAfterMs(answer), this.#settings.retryAfterMsMax);
     if (answer.status === 504) return CLIENT_ROUND_BACKOFF_MS;
     return undefined;
@@ -146,6 +149,10 @@ function errorCode(error: unknown): string | undefined {
     if (typeof code === "string") return code;
   }
   return undefined;
+}
+
+function errorCodeOf(answer: HttpAnswer): unknown {
+  return typeof answer.json === "object" && answer.json !== null ? (answer.json as { code?: unknown }).code : undefined;
 }
 
 function retryAfterMs(answer: HttpAnswer): number {

@@ -122,6 +122,8 @@ export interface Member {
   /** Client URL, "" when unknown. */
   readonly client: string;
   readonly voter: boolean;
+  /** As the answering node sees it (absent from servers older than this field). */
+  readonly role?: "leader" | "follower" | "learner";
   /** Leader's view only. */
   readonly matchIndex?: number;
   readonly lag?: number;

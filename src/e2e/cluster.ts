@@ -35,6 +35,15 @@ export interface ProcessNode {
   process: ChildProcess | undefined;
   output: string;
   exit: Promise<number | null> | undefined;
+  /** A command the node runs under, e.g. ["ip", "netns", "exec", "ns1"] (none: run directly). */
+  readonly wrapper?: readonly string[];
+}
+
+/** Where a node added by hand listens, and what it runs under. */
+export interface NodeSpec {
+  readonly clientAddress?: string;
+  readonly peerAddress?: string;
+  readonly wrapper?: readonly string[];
 }
 
 export interface ClusterOptions {
@@ -55,8 +64,7 @@ export class ProcessCluster {
 
   /** Allocates addresses and starts `size` bootstrapped nodes; resolves when all are ready. */
   static async start(size: number, options: ClusterOptions = {}): Promise<ProcessCluster> {
-    if (!fs.existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build first`);
-    const cluster = new ProcessCluster(fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-e2e-")), options);
+    const cluster = ProcessCluster.empty(options);
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     for (const id of ids) await cluster.#allocate(id);
     cluster.#bootstrap = ids.map((id) => `${id}=${cluster.node(id).peerAddress}`).join(",");
@@ -65,25 +73,52 @@ export class ProcessCluster {
     return cluster;
   }
 
-  async #allocate(id: string): Promise<ProcessNode> {
+  /** A cluster with no node yet: add them with addNode / addJoiner. */
+  static empty(options: ClusterOptions = {}): ProcessCluster {
+    if (!fs.existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build first`);
+    return new ProcessCluster(fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-e2e-")), options);
+  }
+
+  async #allocate(id: string, spec: NodeSpec = {}): Promise<ProcessNode> {
+    if (this.nodes.has(id)) throw new Error(`node ${id} exists already`);
     const node: ProcessNode = {
       id,
       dataDir: path.join(this.root, id),
-      clientAddress: `127.0.0.1:${await freePort()}`,
-      peerAddress: `127.0.0.1:${await freePort()}`,
+      clientAddress: spec.clientAddress ?? `127.0.0.1:${await freePort()}`,
+      peerAddress: spec.peerAddress ?? `127.0.0.1:${await freePort()}`,
       process: undefined,
       output: "",
       exit: undefined,
+      ...(spec.wrapper === undefined ? {} : { wrapper: spec.wrapper }),
     };
     this.nodes.set(id, node);
     return node;
   }
 
+  /** Registers a node (addresses, data directory) without starting it: launch it with its own arguments. */
+  async addNode(id: string, spec: NodeSpec = {}): Promise<ProcessNode> {
+    return this.#allocate(id, spec);
+  }
+
   /** Adds a node that joins through the given endpoints (not started as part of bootstrap). */
-  async addJoiner(id: string, joinThrough: readonly string[]): Promise<ProcessNode> {
+  async addJoiner(id: string, joinThrough: readonly string[], extraArgs: readonly string[] = []): Promise<ProcessNode> {
     const node = await this.#allocate(id);
-    this.launch(id, ["--join", joinThrough.join(",")]);
+    this.launch(id, ["--join", joinThrough.join(","), ...extraArgs]);
     return node;
+  }
+
+  /** Gives a stopped node new addresses (same id and data): it moved. */
+  relocate(id: string, spec: Omit<NodeSpec, "wrapper">): ProcessNode {
+    if (this.isRunning(id)) throw new Error(`node ${id} is still running`);
+    const node = { ...this.node(id), ...spec, process: undefined, exit: undefined };
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  /** Forgets a stopped node (a replaced node whose id is not reused); its data directory stays until close. */
+  forget(id: string): void {
+    if (this.isRunning(id)) throw new Error(`node ${id} is still running`);
+    this.nodes.delete(id);
   }
 
   node(id: string): ProcessNode {
@@ -95,11 +130,9 @@ export class ProcessCluster {
   /** Starts (or restarts) a node's process; a node with data ignores --bootstrap/--join. */
   launch(id: string, args: readonly string[] = ["--bootstrap", this.#bootstrap]): void {
     const node = this.node(id);
-    const child = spawn(
-      process.execPath,
-      [CLI_PATH, "start", "--id", id, "--data", node.dataDir, "--client", node.clientAddress, "--peer", node.peerAddress, "--log-level", "warn", ...this.#extraArgs, ...args],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const command = [process.execPath, CLI_PATH, "start", "--id", id, "--data", node.dataDir, "--client", node.clientAddress, "--peer", node.peerAddress, "--log-level", "warn", ...this.#extraArgs, ...args];
+    const [program, ...programArgs] = [...(node.wrapper ?? []), ...command] as [string, ...string[]];
+    const child = spawn(program, programArgs, { stdio: ["ignore", "pipe", "pipe"] });
     node.process = child;
     const keep = (chunk: Buffer): void => {
       node.output = (node.output + chunk.toString("utf8")).slice(-OUTPUT_BYTES_MAX);

@@ -113,7 +113,7 @@ export interface NodeApi {
   promoteMember(id: string): Promise<readonly MemberStatus[]>;
   /** Hands leadership to `to` (or the most caught-up voter); resolves when it has moved. */
   transferLeadership(to?: string): Promise<{ leader: string }>;
-  /** /readyz: a leader is known and this node applied up to the commit index it knows. */
+  /** /readyz: a leader (and its client URL, to forward to) is known and this node applied up to the commit index it knows. */
   isReady(): boolean;
   /** Prometheus text exposition of the node's metrics. */
   metrics(): Promise<string>;

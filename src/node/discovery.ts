@@ -23,6 +23,7 @@ import os from "node:os";
 import makeMdns from "multicast-dns";
 import type { Logger } from "pino";
 import {
+  DISCOVERY_ANSWER_INTERVAL_MS_MIN,
   DISCOVERY_CLUSTER_NAME_LENGTH_MAX,
   DISCOVERY_NODES_MAX,
   DISCOVERY_PROGRESS_INTERVAL_MS,
@@ -209,6 +210,7 @@ export class Discovery {
   #membershipChangedAt = Date.now();
   #failure: Error | undefined;
   #closed = false;
+  #lastAnswerMs = 0;
 
   constructor(options: DiscoveryOptions) {
     checkClusterName(options.clusterName);
@@ -279,9 +281,13 @@ export class Discovery {
 
   #onQuery(query: makeMdns.QueryPacket): void {
     if (this.#closed) return;
-    if (query.questions.some((question) => question.name.toLowerCase() === this.#service && ["PTR", "TXT", "ANY"].includes(question.type))) {
-      this.#announce();
-    }
+    if (!query.questions.some((question) => question.name.toLowerCase() === this.#service && ["PTR", "TXT", "ANY"].includes(question.type))) return;
+    // Answers are multicast, so one serves every node asking at the time; a flood of queries
+    // (a stranger's) gets at most one answer per interval.
+    const now = Date.now();
+    if (now - this.#lastAnswerMs < DISCOVERY_ANSWER_INTERVAL_MS_MIN) return;
+    this.#lastAnswerMs = now;
+    this.#announce();
   }
 
   #announce(): void {

@@ -3,4 +3,4 @@ export { openNode, FlotillaNode, type NodeOptions, type RunningNode } from "./no
 export * from "./api.js";
 export { endpointUrl, rejoinCluster, JOIN_TOKEN_HEADER, type RejoinOutcome } from "./join.js";
 export { readIdentity } from "./identity.js";
-export { Discovery, decidePlan, type DiscoveryPlan, type DiscoveryOptions, type NodeRecord } from "./discovery.js";
+export { Discovery, checkClusterName, decidePlan, type DiscoveryPlan, type DiscoveryOptions, type NodeRecord } from "./discovery.js";

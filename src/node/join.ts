@@ -78,6 +78,19 @@ export async function rejoinCluster(request: JoinRequest & { readonly clusterId:
   });
 }
 
+/**
+ * The other members' peer addresses as the cluster lists them: a node that restarts with an
+ * empty log (it joined, then stopped before receiving anything) knows none to answer through.
+ */
+export async function memberPeers(request: JoinRequest): Promise<Record<string, string>> {
+  return throughEndpoints(request, "learn the members", async (endpoint) => {
+    const peers: Record<string, string> = {};
+    for (const member of membersOf(await call(`${endpoint}/v1/members`, { method: "GET" }))) if (member.id !== request.id) peers[member.id] = member.peer;
+    request.logger.info({ endpoint, members: Object.keys(peers) }, "learned the members' addresses from the cluster");
+    return peers;
+  });
+}
+
 /** Tries the endpoints in turn until `attempt` succeeds, a refusal (403, wrong cluster) ends it, or time runs out. */
 async function throughEndpoints<T>(request: JoinRequest & { readonly signal?: AbortSignal }, what: string, attempt: (endpoint: string) => Promise<T>): Promise<T> {
   const deadline = Date.now() + (request.timeoutMs ?? NODE_JOIN_TIMEOUT_MS);

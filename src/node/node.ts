@@ -3,7 +3,7 @@
  * the SQLite state machine) and a real network (the peer transport). The loop is etcd's:
  * save → send → apply → advance, with the leader's appends sent before its own save.
  */
-import { randomInt } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -12,6 +12,7 @@ import {
   RaftNode,
   Role,
   ConfChangeType,
+  EntryType,
   bootstrapStorage,
   decodeConfChange,
   majority,
@@ -24,7 +25,7 @@ import {
 } from "../raft/index.js";
 import { openStorage, type Wal } from "../storage/index.js";
 import { Transport } from "../transport/index.js";
-import { KvStore, encodeCommand, encodeMemberContext, type ApplyResult, type CommandBody, type CommandResult, type RangeResult } from "../kv/index.js";
+import { KvStore, decodeMemberContext, encodeCommand, encodeMemberContext, type ApplyResult, type Member, type CommandBody, type CommandResult, type RangeResult } from "../kv/index.js";
 import { Rng } from "../util/rng.js";
 import { assert } from "../util/assert.js";
 import {
@@ -32,6 +33,7 @@ import {
   NODE_PENDING_READS_MAX,
   NODE_PENDING_WRITES_MAX,
   NODE_PROMOTE_LAG_ENTRIES_MAX,
+  NODE_PROPOSE_ATTEMPTS_MAX,
   NODE_REQUEST_TIMEOUT_MS_DEFAULT,
   NODE_SNAPSHOT_CATCHUP_ENTRIES,
   NODE_SNAPSHOT_ENTRIES_DEFAULT,
@@ -50,7 +52,7 @@ import {
   type WriteOptions,
 } from "./api.js";
 import { bootstrapClusterId, randomClusterId, readIdentity, writeIdentity } from "./identity.js";
-import { joinCluster, joinHeaders } from "./join.js";
+import { joinCluster, joinHeaders, memberPeers, type JoinRequest } from "./join.js";
 import { DataDirLock } from "./lock.js";
 import { NodeMetrics } from "./metrics.js";
 import { PendingReads, PendingWrites } from "./waiters.js";
@@ -103,7 +105,7 @@ export class FlotillaNode implements RunningNode {
   readonly #snapshotEntries: number;
   readonly #snapshotCatchupEntries: number;
   readonly #writes = new PendingWrites(NODE_PENDING_WRITES_MAX);
-  readonly #reads = new PendingReads(NODE_PENDING_READS_MAX);
+  readonly #reads = new PendingReads(NODE_PENDING_READS_MAX, randomUUID());
   readonly #leaderWaiters = new Set<() => void>();
   #metrics!: NodeMetrics;
 
@@ -126,6 +128,7 @@ export class FlotillaNode implements RunningNode {
   #snapshotInProgress = false;
   #lock: DataDirLock | undefined;
   #choresRunning = false;
+  #membersCache: readonly Member[] | undefined;
 
   constructor(options: NodeOptions) {
     this.id = options.id;
@@ -179,7 +182,11 @@ export class FlotillaNode implements RunningNode {
         throw new NodeError("bad_request", `the data in ${dataDir} belongs to node ${identity.nodeId}, not ${this.id}`);
       }
       this.#clusterId = identity.clusterId;
-      if (fresh) this.#log.warn({}, "identity found but the log is empty: waiting for the leader to send it");
+      if (fresh) {
+        this.#log.warn({}, "identity found but the log is empty: waiting for the leader to send it");
+        // It knows no peer to answer the leader through (membership comes from the log): ask the cluster.
+        if (this.#options.join?.length) peers = await memberPeers(this.#joinRequest());
+      }
     } else if (!fresh) {
       throw new NodeError("bad_request", `${dataDir} holds a log but no identity.json: the data directory is damaged`);
     } else {
@@ -198,7 +205,8 @@ export class FlotillaNode implements RunningNode {
     });
     this.#metrics = new NodeMetrics(this.id, () => this.#metricsSnapshot());
 
-    for (const member of this.#kv.members()) if (member.id !== this.id && member.peer) peers[member.id] = member.peer;
+    for (const member of this.#members()) if (member.id !== this.id && member.peer) peers[member.id] = member.peer;
+    Object.assign(peers, this.#peersInUnappliedLog());
     this.#transport = new Transport({
       nodeId: this.id,
       clusterId: this.#clusterId,
@@ -230,14 +238,7 @@ export class FlotillaNode implements RunningNode {
   async #initialize(): Promise<Record<string, string>> {
     const { bootstrap, join, dataDir } = this.#options;
     if (join && join.length > 0) {
-      const joined = await joinCluster({
-        endpoints: join,
-        id: this.id,
-        peer: this.#options.advertisePeer ?? this.#options.peerListen,
-        client: this.clientUrl,
-        logger: this.#log,
-        ...(this.#options.joinToken === undefined ? {} : { joinToken: this.#options.joinToken }),
-      });
+      const joined = await joinCluster(this.#joinRequest());
       this.#clusterId = joined.clusterId;
       writeIdentity(dataDir, { clusterId: this.#clusterId, nodeId: this.id });
       return joined.peers;
@@ -255,6 +256,32 @@ export class FlotillaNode implements RunningNode {
     writeIdentity(dataDir, { clusterId: this.#clusterId, nodeId: this.id });
     this.#log.info({ clusterId: this.#clusterId, voters }, "bootstrapped a new cluster");
     return Object.fromEntries(Object.entries(members).filter(([id]) => id !== this.id));
+  }
+
+  #joinRequest(): JoinRequest {
+    return {
+      endpoints: this.#options.join ?? [],
+      id: this.id,
+      peer: this.#options.advertisePeer ?? this.#options.peerListen,
+      client: this.clientUrl,
+      logger: this.#log,
+      ...(this.#options.joinToken === undefined ? {} : { joinToken: this.#options.joinToken }),
+    };
+  }
+
+  /**
+   * Addresses in membership changes this node logged but has not applied (a crash between the
+   * two): the state machine does not know them yet, but the transport must, or this node could
+   * not answer the leader that is about to send it the commit index.
+   */
+  #peersInUnappliedLog(): Record<string, string> {
+    const peers: Record<string, string> = {};
+    for (const entry of this.#memory.allEntries()) {
+      if (entry.index <= this.#kv.appliedIndex() || entry.type !== EntryType.ConfChange) continue;
+      const change = decodeConfChange(entry.data);
+      if (change.node !== this.id && change.context !== undefined && change.context.byteLength > 0) peers[change.node] = decodeMemberContext(change.context).peer;
+    }
+    return peers;
   }
 
   /**
@@ -364,6 +391,7 @@ export class FlotillaNode implements RunningNode {
   #installSnapshot(ready: Ready): void {
     const snapshot = ready.snapshot!;
     this.#kv.restore(snapshot);
+    this.#membersCache = undefined;
     this.#writes.failUpTo(snapshot.meta.index);
     this.#syncPeers();
     this.#metrics.snapshotsInstalled.inc();
@@ -372,19 +400,26 @@ export class FlotillaNode implements RunningNode {
 
   #apply(entries: readonly Entry[]): void {
     let membershipChanged = false;
+    let wasMember = false;
     const results = this.#kv.applyBatch(entries, (entry) => {
       const change = decodeConfChange(entry.data);
+      if (!membershipChanged) wasMember = this.#isMember();
       membershipChanged = true;
       return { change, confState: this.#raft.applyConfChange(change) };
     });
     for (const applied of results) this.#settleWrite(applied);
     this.#metrics.appliedEntries.inc(entries.length);
     if (membershipChanged) {
+      this.#membersCache = undefined;
       this.#syncPeers();
-      if (!this.#kv.confState().voters.includes(this.id) && !this.#kv.confState().learners.includes(this.id)) {
-        this.#log.warn({}, "this node was removed from the cluster");
-      }
+      // Not while a joining node replays the changes from before it was added.
+      if (wasMember && !this.#isMember()) this.#log.warn({}, "this node was removed from the cluster");
     }
+  }
+
+  #isMember(): boolean {
+    const conf = this.#kv.confState();
+    return conf.voters.includes(this.id) || conf.learners.includes(this.id);
   }
 
   #settleWrite(applied: ApplyResult): void {
@@ -416,6 +451,12 @@ export class FlotillaNode implements RunningNode {
     }
   }
 
+  /** The membership with addresses, cached: it is read on hot paths (forwarding) and changes rarely. */
+  #members(): readonly Member[] {
+    this.#membersCache ??= this.#kv.members();
+    return this.#membersCache;
+  }
+
   #onSoftState(soft: SoftState): void {
     const previous = this.#soft;
     this.#soft = soft;
@@ -427,6 +468,10 @@ export class FlotillaNode implements RunningNode {
         this.#leaderWaiters.clear();
         // Reads asked while no leader was known (or of a leader that went away) are asked again.
         for (const context of this.#reads.unconfirmed()) this.#raft.readIndex(context);
+        // A new leader records its client address at once (followers forward to it); a
+        // follower tells the new leader its own. Not a second later, on the chores timer.
+        // (A new leader cannot change membership before its first entry commits: try again soon.)
+        for (const delayMs of [0, this.#tickMs, 3 * this.#tickMs]) setTimeout(() => void this.#chores(), delayMs).unref();
       }
     }
   }
@@ -443,7 +488,7 @@ export class FlotillaNode implements RunningNode {
   }
 
   #syncPeers(): void {
-    const members = this.#kv.members();
+    const members = this.#members();
     const known = new Set<string>();
     for (const member of members) {
       if (member.id === this.id || !member.peer) continue;
@@ -464,20 +509,39 @@ export class FlotillaNode implements RunningNode {
     return this.#propose(deadline, requestId, () => this.#raft.propose(data));
   }
 
-  #propose(deadline: number, requestId: string | null, propose: () => { index: number; term: number }): Promise<CommandResult> {
+  async #propose(deadline: number, requestId: string | null, propose: () => { index: number; term: number }, attempt = 1): Promise<CommandResult> {
     if (!this.#writes.hasRoom()) throw new NodeError("overloaded", "too many writes in flight; retry shortly");
     let position: { index: number; term: number };
     try {
       position = propose();
     } catch (error) {
-      if (error instanceof ProposalDroppedError) throw this.#dropped(error);
-      throw error;
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      const moving = error.reason === "transfer_in_progress" || (error.reason === "not_leader" && (this.#soft.leader === "" || this.#soft.leader === this.id));
+      if (!moving || attempt >= NODE_PROPOSE_ATTEMPTS_MAX) throw this.#dropped(error);
+      // Leadership is moving (a hand-off takes a round trip or two): wait until it has moved,
+      // then forward to the new leader (not_leader), or propose here if it stayed.
+      await this.#leadershipSettled(deadline);
+      await this.#requireLeader(deadline);
+      return this.#propose(deadline, requestId, propose, attempt + 1);
     }
     this.#metrics.proposals.inc();
     this.#scheduleLoop();
     return new Promise<CommandResult>((resolve, reject) => {
       this.#writes.add(position.index, { resolve, reject, deadline, term: position.term, requestId });
     });
+  }
+
+  /**
+   * Resolves once no leadership transfer is in progress here (the core abandons one after an
+   * election timeout) and this node's view of the leader caught up with the core's.
+   */
+  async #leadershipSettled(deadline: number): Promise<void> {
+    for (;;) {
+      const raft = this.#raft.status();
+      if (raft.leadTransferee === "" && !(this.#soft.leader === this.id && raft.leader !== this.id)) return;
+      if (Date.now() >= deadline) throw new NodeError("no_leader", "leadership is being transferred; retry shortly");
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10, this.#tickMs)));
+    }
   }
 
   #dropped(error: ProposalDroppedError): NodeError {
@@ -504,7 +568,7 @@ export class FlotillaNode implements RunningNode {
   #notLeader(): NodeError {
     const leader = this.#soft.leader;
     if (leader === "" || leader === this.id) return new NodeError("no_leader", "no leader is known; retry shortly");
-    const url = this.#kv.members().find((m) => m.id === leader)?.client;
+    const url = this.#members().find((m) => m.id === leader)?.client;
     return new NodeError("not_leader", `node ${this.id} is not the leader (${leader} is)`, url ? { leaderClientUrl: url } : {});
   }
 
@@ -580,7 +644,7 @@ export class FlotillaNode implements RunningNode {
     const raft = this.#raft.status();
     const progress = new Map(raft.peers.map((peer) => [peer.id, peer]));
     const conf = this.#kv.confState();
-    return this.#kv.members().map((member) => {
+    return this.#members().map((member) => {
       const voter = conf.voters.includes(member.id);
       const role = !voter ? "learner" : member.id === raft.leader ? "leader" : "follower";
       const base = { id: member.id, peer: member.peer, client: member.client, voter, role } as const;
@@ -598,7 +662,7 @@ export class FlotillaNode implements RunningNode {
   async addMember(request: AddMemberRequest): Promise<readonly MemberStatus[]> {
     const deadline = Date.now() + this.#requestTimeoutMs;
     await this.#requireLeader(deadline);
-    const existing = this.#kv.members().find((m) => m.id === request.id);
+    const existing = this.#members().find((m) => m.id === request.id);
     const conf = this.#kv.confState();
     const isVoter = conf.voters.includes(request.id);
     const wantsVoter = request.learner !== true;
@@ -635,10 +699,29 @@ export class FlotillaNode implements RunningNode {
     if (!conf.learners.includes(id)) throw new NodeError("not_found", `${id} is not a member of the cluster`);
     const lag = this.#lagOf(id);
     if (lag > NODE_PROMOTE_LAG_ENTRIES_MAX) throw new NodeError("conflict", `${id} is not caught up yet (${lag} entries behind); retry later`);
+    // In a short log a learner that holds nothing lags little; it must at least hold its own
+    // addition, or after a restart it would know no member to answer.
+    const addedAt = this.#addedAt(id);
+    if (this.#matchOf(id) < addedAt) throw new NodeError("conflict", `${id} is not caught up yet (it does not hold entry ${addedAt}, which added it); retry later`);
     this.#checkQuorumAfter(conf.voters.length + 1, [...conf.voters, id]);
-    const member = this.#kv.members().find((m) => m.id === id)!;
-    await this.#changeMembership(deadline, { type: ConfChangeType.AddVoter, node: id, context: encodeMemberContext(member) });
+    const member = this.#members().find((m) => m.id === id)!;
+    // Only the addresses travel: a voter needs no automatic promotion any more.
+    await this.#changeMembership(deadline, { type: ConfChangeType.AddVoter, node: id, context: encodeMemberContext({ peer: member.peer, client: member.client }) });
     return this.members();
+  }
+
+  #matchOf(id: string): number {
+    return this.#raft.status().peers.find((p) => p.id === id)?.match ?? 0;
+  }
+
+  /** Index of the last membership change about `id` in the log (the snapshot's index if compacted away). */
+  #addedAt(id: string): number {
+    const entries = this.#memory.allEntries();
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i]!;
+      if (entry.type === EntryType.ConfChange && decodeConfChange(entry.data).node === id) return entry.index;
+    }
+    return this.#memory.snapshot().meta.index;
   }
 
   #lagOf(id: string): number {
@@ -709,7 +792,9 @@ export class FlotillaNode implements RunningNode {
   isReady(): boolean {
     if (this.#closed) return false;
     const raft = this.#raft.status();
-    return raft.leader !== "" && this.#kv.appliedIndex() >= raft.commit;
+    if (raft.leader === "" || this.#kv.appliedIndex() < raft.commit) return false;
+    // Ready to serve means able to forward too: a just-bootstrapped leader records its client URL first.
+    return raft.leader === this.id || this.#kv.members().some((m) => m.id === raft.leader && m.client !== "");
   }
 
   async metrics(): Promise<string> {
@@ -747,7 +832,7 @@ export class FlotillaNode implements RunningNode {
         await this.#registerWithLeader();
         return;
       }
-      const self = this.#kv.members().find((m) => m.id === this.id);
+      const self = this.#members().find((m) => m.id === this.id);
       if (self && (self.peer !== this.#peerAddress || self.client !== this.clientUrl)) {
         const isVoter = this.#kv.confState().voters.includes(this.id);
         await this.#changeMembership(Date.now() + this.#requestTimeoutMs, {
@@ -757,7 +842,7 @@ export class FlotillaNode implements RunningNode {
         });
         return;
       }
-      const learner = this.#kv.members().find((m) => !m.voter && m.autoPromote && this.#lagOf(m.id) <= NODE_PROMOTE_LAG_ENTRIES_MAX);
+      const learner = this.#members().find((m) => !m.voter && m.autoPromote && this.#lagOf(m.id) <= NODE_PROMOTE_LAG_ENTRIES_MAX);
       if (learner) {
         await this.promoteMember(learner.id);
         this.#log.info({ member: learner.id }, "promoted a caught-up learner to voter");
@@ -774,7 +859,7 @@ export class FlotillaNode implements RunningNode {
    * only peer addresses) tells the leader, through the same request a joining node makes.
    */
   async #registerWithLeader(): Promise<void> {
-    const members = this.#kv.members();
+    const members = this.#members();
     const self = members.find((m) => m.id === this.id);
     const leaderUrl = members.find((m) => m.id === this.#soft.leader)?.client;
     if (!self || !leaderUrl || (self.peer === this.#peerAddress && self.client === this.clientUrl)) return;

@@ -89,10 +89,17 @@ interface PendingRead extends Deferred<void> {
 export class PendingReads {
   readonly #byContext = new Map<string, PendingRead>();
   readonly #max: number;
+  /**
+   * Unique to this process's life: the leader may still answer reads that a previous life of
+   * this node asked for, and such an answer must never be taken for a new read (found by
+   * `flotilla torture`, seed 1002: a restarted node served stale linearizable reads).
+   */
+  readonly #bootId: string;
   #seq = 0;
 
-  constructor(max: number) {
+  constructor(max: number, bootId: string) {
     this.#max = max;
+    this.#bootId = bootId;
   }
 
   get size(): number {
@@ -105,7 +112,7 @@ export class PendingReads {
 
   /** Registers a read; returns its context and a promise settled when it may be served. */
   add(deadline: number): { context: string; ready: Promise<void> } {
-    const context = `r${++this.#seq}`;
+    const context = `${this.#bootId}.${++this.#seq}`;
     const ready = new Promise<void>((resolve, reject) => {
       this.#byContext.set(context, { resolve, reject, deadline, index: undefined });
     });

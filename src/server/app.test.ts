@@ -248,7 +248,7 @@ describe("cluster routes", () => {
       leader: "n1",
       commitIndex: 1,
       appliedIndex: 1,
-      members: [{ id: "n1", peer: "127.0.0.1:0", client: "http://127.0.0.1:7379", voter: true }],
+      members: [{ id: "n1", peer: "127.0.0.1:0", client: "http://127.0.0.1:7379", voter: true, role: "leader" }],
       clusterId: "memory-cluster",
     });
   });
@@ -256,12 +256,12 @@ describe("cluster routes", () => {
   it("adds, lists, promotes and removes members", async () => {
     const added = await app.inject({ method: "POST", url: "/v1/members", payload: { id: "n2", peer: "127.0.0.1:7382", client: "127.0.0.1:7381", learner: true } });
     expect(added.statusCode).toBe(200);
-    expect(added.json().members).toContainEqual({ id: "n2", peer: "127.0.0.1:7382", client: "http://127.0.0.1:7381", voter: false });
+    expect(added.json().members).toContainEqual({ id: "n2", peer: "127.0.0.1:7382", client: "http://127.0.0.1:7381", voter: false, role: "learner" });
     expect((await app.inject({ url: "/v1/members" })).json().members).toHaveLength(2);
     const promoted = await app.inject({ method: "POST", url: "/v1/members/n2/promote" });
-    expect(promoted.json().members).toContainEqual({ id: "n2", peer: "127.0.0.1:7382", client: "http://127.0.0.1:7381", voter: true });
+    expect(promoted.json().members).toContainEqual({ id: "n2", peer: "127.0.0.1:7382", client: "http://127.0.0.1:7381", voter: true, role: "follower" });
     const removed = await app.inject({ method: "DELETE", url: "/v1/members/n2" });
-    expect(removed.json()).toEqual({ members: [{ id: "n1", peer: "127.0.0.1:0", client: "http://127.0.0.1:7379", voter: true }] });
+    expect(removed.json()).toEqual({ members: [{ id: "n1", peer: "127.0.0.1:0", client: "http://127.0.0.1:7379", voter: true, role: "leader" }] });
   });
 
   it("answers 409 for a refused membership change and 404 for an unknown member", async () => {
@@ -271,6 +271,26 @@ describe("cluster routes", () => {
     const missing = await app.inject({ method: "DELETE", url: "/v1/members/ghost" });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().code).toBe("not_found");
+  });
+
+  it("with a join token, adding a member needs it: 403 forbidden without or with a wrong one", async () => {
+    const guarded = createHttpServer(node, { logger: false, joinToken: "s3cret" });
+    try {
+      const member = { id: "n2", peer: "127.0.0.1:7382", learner: true };
+      const missing = await guarded.inject({ method: "POST", url: "/v1/members", payload: member });
+      expect(missing.statusCode).toBe(403);
+      expect(missing.json()).toMatchObject({ code: "forbidden", error: expect.stringContaining("x-flotilla-join-token") });
+      const wrong = await guarded.inject({ method: "POST", url: "/v1/members", payload: member, headers: { "x-flotilla-join-token": "guess" } });
+      expect(wrong.statusCode).toBe(403);
+      expect(node.members().map((m) => m.id)).toEqual(["n1"]);
+      const right = await guarded.inject({ method: "POST", url: "/v1/members", payload: member, headers: { "x-flotilla-join-token": "s3cret" } });
+      expect(right.statusCode).toBe(200);
+      expect(node.members().map((m) => m.id)).toEqual(["n1", "n2"]);
+      // Reads and the other routes do not need it.
+      expect((await guarded.inject({ url: "/v1/members" })).statusCode).toBe(200);
+    } finally {
+      await guarded.close();
+    }
   });
 
   it("POST /v1/leader/transfer answers the leader, with or without a body", async () => {

@@ -10,11 +10,11 @@ import Fastify, { LogController } from "fastify";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { pino } from "pino";
 import { NodeError, type NodeApi } from "../node/api.js";
-import { BODY_BYTES_MAX, HTTP_FORWARD_TIMEOUT_MARGIN_MS, HTTP_HEADER_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS_DEFAULT, HTTP_RETRY_AFTER_SECONDS } from "../util/limits.js";
+import { BODY_BYTES_MAX, HTTP_CLOSE_IDLE_SWEEP_MS, HTTP_FORWARD_TIMEOUT_MARGIN_MS, HTTP_HEADER_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS_DEFAULT, HTTP_RETRY_AFTER_SECONDS } from "../util/limits.js";
 import { assert } from "../util/assert.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
 import { badInput, errorResponse, HttpError, tooLarge } from "./errors.js";
-import { forwardToLeader, wasForwarded } from "./forward.js";
+import { forwardToLeader, mayForward } from "./forward.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { HttpMetrics } from "./metrics.js";
 import type { RouteContext } from "./route-context.js";
@@ -28,6 +28,8 @@ export interface HttpServerOptions {
   readonly requestTimeoutMs?: number;
   /** Forward what this node cannot serve to the leader (default true); false answers 503 not_leader. */
   readonly forward?: boolean;
+  /** The cluster's join token: when set, adding a member requires it (403 forbidden otherwise). */
+  readonly joinToken?: string;
 }
 
 export function createHttpServer(node: NodeApi, options: HttpServerOptions = {}): FastifyInstance {
@@ -35,7 +37,9 @@ export function createHttpServer(node: NodeApi, options: HttpServerOptions = {})
   const requestTimeoutMs = options.requestTimeoutMs ?? HTTP_REQUEST_TIMEOUT_MS_DEFAULT;
   assert(Number.isSafeInteger(bodyBytesMax) && bodyBytesMax > 0, "bodyBytesMax is a positive integer");
   assert(Number.isSafeInteger(requestTimeoutMs) && requestTimeoutMs > 0, "requestTimeoutMs is a positive integer");
-  const context: RouteContext = { node, requestTimeoutMs, metrics: new HttpMetrics() };
+  assert(options.joinToken === undefined || options.joinToken.length > 0, "a join token is not empty");
+  const forward = options.forward ?? true;
+  const context: RouteContext = { node, requestTimeoutMs, metrics: new HttpMetrics(), forward, ...(options.joinToken === undefined ? {} : { joinToken: options.joinToken }) };
 
   const app = Fastify({
     ...loggerOptions(options.logger),
@@ -59,7 +63,6 @@ export function createHttpServer(node: NodeApi, options: HttpServerOptions = {})
     context.metrics.observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, seconds);
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, "request");
   });
-  const forward = options.forward ?? true;
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const failure = error.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? tooLarge("body_too_large", `the request body is larger than the ${bodyBytesMax} bytes this server accepts`) : error;
     return handleError(failure, request, reply, forward, requestTimeoutMs);
@@ -100,12 +103,21 @@ function acceptAnyBody(app: FastifyInstance, bodyBytesMax: number): void {
   });
 }
 
-/** Requests that arrive on open connections while the server closes get a 503 the client retries elsewhere. */
+/**
+ * Requests that arrive on open connections while the server closes get a 503 the client retries
+ * elsewhere. Keep-alive connections that become idle during the close (another node's forwarder,
+ * once this node stopped leading) are closed as they go idle, or the close would wait out the
+ * keep-alive timeout.
+ */
 function refuseWhileClosing(app: FastifyInstance): void {
   let closing = false;
+  let sweeper: NodeJS.Timeout | undefined;
   app.addHook("preClose", async () => {
     closing = true;
+    sweeper = setInterval(() => app.server.closeIdleConnections(), HTTP_CLOSE_IDLE_SWEEP_MS);
+    sweeper.unref();
   });
+  app.addHook("onClose", async () => clearInterval(sweeper));
   app.addHook("onRequest", async (_request, reply) => {
     if (!closing) return;
     reply.header("connection", "close");
@@ -128,8 +140,8 @@ async function handleError(error: unknown, request: FastifyRequest, reply: Fasti
 }
 
 async function relayToLeader(request: FastifyRequest, reply: FastifyReply, error: NodeError, requestTimeoutMs: number): Promise<FastifyReply> {
-  if (wasForwarded(request.headers)) {
-    throw new HttpError(503, "no_leader", "this node is not the leader, and the request was already forwarded once: leadership is moving, retry shortly");
+  if (!mayForward(request.headers)) {
+    throw new HttpError(503, "no_leader", "this node is not the leader, and the request was already forwarded as often as allowed: leadership is moving, retry shortly");
   }
   if (error.leaderClientUrl === undefined || error.leaderClientUrl === "") {
     throw new HttpError(503, "no_leader", `this node is not the leader and does not know the leader's client address: ${error.message}`);

@@ -1,9 +1,12 @@
 /** The cluster routes of api.md: status, membership, leader transfer, health, readiness, metrics. */
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { AddMemberRequest, MemberStatus, NodeStatus } from "../node/api.js";
+import { NodeError, type AddMemberRequest, type MemberStatus, type NodeStatus } from "../node/api.js";
+import { JOIN_TOKEN_HEADER } from "../node/index.js";
 import { MEMBER_ADDRESS_BYTES_MAX, PEER_ID_LENGTH_MAX } from "../util/limits.js";
 import { parseHostPort, toClientUrl } from "./address.js";
 import { badInput, HttpError } from "./errors.js";
+import { wasForwarded } from "./forward.js";
 import { expectObject, expectString, optionalBoolean, parseJsonBody, parseQuery, segmentFromPath } from "./input.js";
 import { METRICS_CONTENT_TYPE } from "./metrics.js";
 import { rawUrl, type RouteContext } from "./route-context.js";
@@ -19,10 +22,12 @@ export function registerClusterRoutes(app: FastifyInstance, context: RouteContex
   });
   app.get("/v1/members", async (request) => {
     parseQuery(rawUrl(request), []);
+    askLeaderForMembers(context, request);
     return membersJson(node.members());
   });
   app.post("/v1/members", async (request) => {
     parseQuery(rawUrl(request), []);
+    requireJoinToken(context, request);
     return membersJson(await node.addMember(parseAddMember(parseJsonBody(request.body, { emptyAllowed: false }))));
   });
   app.delete(`${MEMBERS_PATH}*`, async (request) => {
@@ -56,6 +61,39 @@ async function metrics(context: RouteContext, request: FastifyRequest, reply: Fa
   const [nodeText, httpText] = await Promise.all([context.node.metrics(), context.metrics.text()]);
   const joined = [nodeText.trimEnd(), httpText.trimEnd()].filter((text) => text.length > 0).join("\n");
   return reply.type(METRICS_CONTENT_TYPE).send(`${joined}\n`);
+}
+
+/**
+ * The members list with replication figures (match index, lag, last contact) is the leader's:
+ * a follower that knows the leader forwards the request (the error handler relays it). Without
+ * a known leader, or on a request that was already forwarded once, the local view answers.
+ */
+function askLeaderForMembers(context: RouteContext, request: FastifyRequest): void {
+  if (!context.forward || wasForwarded(request.headers)) return;
+  const status = context.node.status();
+  if (status.role === "leader" || status.leader === "" || status.leader === status.id) return;
+  const leaderClientUrl = status.members.find((member) => member.id === status.leader)?.client;
+  if (!leaderClientUrl) return;
+  throw new NodeError("not_leader", `node ${status.id} is not the leader (${status.leader} is)`, { leaderClientUrl });
+}
+
+/**
+ * With a join token configured, adding a member needs it: a cluster name or an address alone
+ * never lets a stranger in. Compared in constant time (of equal-length digests).
+ */
+function requireJoinToken(context: RouteContext, request: FastifyRequest): void {
+  if (context.joinToken === undefined) return;
+  const given = request.headers[JOIN_TOKEN_HEADER];
+  if (typeof given !== "string" || given.length === 0) {
+    throw new HttpError(403, "forbidden", `this cluster requires a join token to add a member: send it in the ${JOIN_TOKEN_HEADER} header (flotilla start --join-token)`);
+  }
+  if (!timingSafeEqual(digest(given), digest(context.joinToken))) {
+    throw new HttpError(403, "forbidden", `the join token in ${JOIN_TOKEN_HEADER} is not this cluster's`);
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text, "utf8").digest();
 }
 
 /** /v1/members/{id} (DELETE) or /v1/members/{id}/promote (POST); the id is percent-decoded. */
@@ -108,7 +146,7 @@ function parseTransfer(raw: unknown): string | undefined {
 // Answers: fields picked one by one, so nothing internal leaks into the public contract.
 
 export function memberJson(member: MemberStatus): Record<string, unknown> {
-  const json: Record<string, unknown> = { id: member.id, peer: member.peer, client: member.client, voter: member.voter };
+  const json: Record<string, unknown> = { id: member.id, peer: member.peer, client: member.client, voter: member.voter, role: member.role };
   if (member.matchIndex !== undefined) json.matchIndex = member.matchIndex;
   if (member.lag !== undefined) json.lag = member.lag;
   if (member.lastContactMs !== undefined) json.lastContactMs = member.lastContactMs;

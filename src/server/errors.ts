@@ -20,6 +20,7 @@ export type ErrorCode =
   | "not_found"
   | "route_not_found"
   | "conflict"
+  | "forbidden"
   | "precondition_failed"
   | "no_leader"
   | "not_leader"

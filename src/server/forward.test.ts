@@ -74,6 +74,16 @@ describe("a follower forwards to the leader", () => {
     expect(response.headers[FORWARDED_TO_HEADER]).toBeUndefined();
   });
 
+  it("answers GET /v1/members with the leader's view", async () => {
+    const response = await follower.inject({ url: "/v1/members" });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers[FORWARDED_TO_HEADER]).toBe(leader.url);
+    expect(response.json().members.map((m: { id: string }) => m.id)).toEqual(leaderNode.members().map((m) => m.id));
+    const local = await follower.inject({ url: "/v1/members", headers: { [FORWARDED_HEADER]: "1" } });
+    expect(local.json().members).toContainEqual({ id: "n1", peer: "127.0.0.1:0", client: leader.url, voter: true, role: "leader" });
+    expect(local.headers[FORWARDED_TO_HEADER]).toBeUndefined();
+  });
+
   it("relays membership changes", async () => {
     const response = await follower.inject({ method: "POST", url: "/v1/members", payload: { id: "n3", peer: "127.0.0.1:7384" } });
     expect(response.statusCode).toBe(200);
@@ -82,17 +92,22 @@ describe("a follower forwards to the leader", () => {
 });
 
 describe("loop prevention and failures", () => {
-  it("never forwards a request that was already forwarded", async () => {
+  it("never forwards a request that was already forwarded twice; once is passed on (a leader that just handed over)", async () => {
     const before = leaderNode.writeCalls;
-    const response = await follower.inject({ method: "PUT", url: "/v1/kv/loop", payload: "v", headers: { [FORWARDED_HEADER]: "1" } });
-    expect(response.statusCode).toBe(503);
-    expect(response.headers["retry-after"]).toBe("1");
-    expect(response.json()).toMatchObject({ code: "no_leader" });
-    expect(response.json().error).toMatch(/already forwarded/);
+    for (const hops of ["2", "not-a-number"]) {
+      const response = await follower.inject({ method: "PUT", url: "/v1/kv/loop", payload: "v", headers: { [FORWARDED_HEADER]: hops } });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers["retry-after"]).toBe("1");
+      expect(response.json()).toMatchObject({ code: "no_leader" });
+      expect(response.json().error).toMatch(/already forwarded/);
+    }
     expect(leaderNode.writeCalls).toBe(before);
+    const passedOn = await follower.inject({ method: "PUT", url: "/v1/kv/loop", payload: "v", headers: { [FORWARDED_HEADER]: "1" } });
+    expect(passedOn.statusCode).toBe(200);
+    expect(leaderNode.writeCalls).toBe(before + 1);
   });
 
-  it("stops after one hop when two nodes each think the other leads", async () => {
+  it("stops after two hops when two nodes each think the other leads", async () => {
     const nodeA = new MemoryNode({ id: "a", follower: { leaderId: "b", leaderClientUrl: "http://127.0.0.1:1" } });
     const serverA = await startServer(nodeA, "127.0.0.1:0", { logger: false });
     const nodeB = new MemoryNode({ id: "b", follower: { leaderId: "a", leaderClientUrl: serverA.url } });

@@ -1,10 +1,11 @@
 /**
  * Forwarding to the leader (rqlite's proxy layer): a follower that cannot serve a request
  * replays it, unchanged, against the leader's client URL and relays the answer. The forwarded
- * request carries `x-flotilla-forwarded: 1`, and a request that already carries it is never
- * forwarded again: a stale leader hint can cost one hop, never a loop.
+ * request carries `x-flotilla-forwarded: <hops>`, and one that has made HTTP_FORWARD_HOPS_MAX
+ * hops is never forwarded again: a leader that hands over while a forwarded request waits on it
+ * passes it on to the new leader (the second hop), and stale hints never make a loop.
  */
-import { HTTP_FORWARD_RESPONSE_BYTES_MAX } from "../util/limits.js";
+import { HTTP_FORWARD_HOPS_MAX, HTTP_FORWARD_RESPONSE_BYTES_MAX } from "../util/limits.js";
 import { HttpError } from "./errors.js";
 
 export const FORWARDED_HEADER = "x-flotilla-forwarded";
@@ -31,6 +32,19 @@ export interface RelayedResponse {
 
 export function wasForwarded(headers: OriginalRequest["headers"]): boolean {
   return headers[FORWARDED_HEADER] !== undefined;
+}
+
+/** Hops this request has made (an unreadable count counts as the most: never forwarded again). */
+export function forwardHops(headers: OriginalRequest["headers"]): number {
+  const value = headers[FORWARDED_HEADER];
+  if (value === undefined) return 0;
+  const hops = Number(Array.isArray(value) ? value[0] : value);
+  return Number.isSafeInteger(hops) && hops >= 1 ? hops : HTTP_FORWARD_HOPS_MAX;
+}
+
+/** Whether this request may be forwarded once more. */
+export function mayForward(headers: OriginalRequest["headers"]): boolean {
+  return forwardHops(headers) < HTTP_FORWARD_HOPS_MAX;
 }
 
 /**
@@ -75,7 +89,7 @@ function forwardedHeaders(headers: OriginalRequest["headers"]): Headers {
     if (value === undefined || NOT_FORWARDED.has(name.toLowerCase())) continue;
     for (const one of Array.isArray(value) ? value : [value]) out.append(name, one);
   }
-  out.set(FORWARDED_HEADER, "1");
+  out.set(FORWARDED_HEADER, String(forwardHops(headers) + 1));
   return out;
 }
 

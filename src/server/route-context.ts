@@ -8,6 +8,10 @@ export interface RouteContext {
   readonly node: NodeApi;
   readonly requestTimeoutMs: number;
   readonly metrics: HttpMetrics;
+  /** When set, POST /v1/members must carry it (JOIN_TOKEN_HEADER): strangers cannot join. */
+  readonly joinToken?: string;
+  /** Whether this server forwards what only the leader can answer (HttpServerOptions.forward). */
+  readonly forward: boolean;
 }
 
 /** The raw URL as received (path and query still percent-encoded): keys are decoded by us, once. */

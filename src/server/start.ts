@@ -8,7 +8,8 @@ import net from "node:net";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import type { NodeApi } from "../node/api.js";
-import { openNode, type NodeOptions } from "../node/index.js";
+import { checkClusterName, Discovery, openNode, readIdentity, rejoinCluster, type DiscoveryPlan, type NodeOptions, type RunningNode as OpenNode } from "../node/index.js";
+import { NODE_JOIN_TOKEN_BYTES_MAX } from "../util/limits.js";
 import { formatHostPort, parseHostPort, toClientUrl, type HostPort } from "./address.js";
 import { startServer } from "./listen.js";
 import type { HttpServerOptions } from "./app.js";
@@ -27,8 +28,19 @@ export interface StartNodeOptions {
   readonly advertisePeer?: string;
   /** Form a new cluster of exactly these voters: node id → peer HOST:PORT. */
   readonly bootstrap?: Readonly<Record<string, string>>;
-  /** Join an existing cluster through any of these client HOST:PORT addresses. */
+  /** Join an existing cluster through any of these client HOST:PORT addresses (tried in turn: a static seed list). */
   readonly join?: readonly string[];
+  /**
+   * The cluster's shared secret for admission: adding a member (POST /v1/members) requires it,
+   * this node sends it when it joins, and discovery records are signed with it.
+   */
+  readonly joinToken?: string;
+  /**
+   * Find the cluster on the local network by name (mDNS) instead of addresses: with no data,
+   * bootstrap with the first `expect` nodes seen, or join the running cluster; always answer
+   * later nodes. Needs concrete advertised addresses (not port 0, not 0.0.0.0).
+   */
+  readonly discover?: { readonly clusterName: string; readonly expect?: number };
   /** Structured logger for the node and the HTTP server; default pino at "info" on stdout. */
   readonly logger?: Logger;
   readonly http?: Omit<HttpServerOptions, "logger">;
@@ -47,7 +59,10 @@ export interface RunningNode {
   /** The advertised client URL. */
   readonly clientUrl: string;
   readonly peerAddress: string;
-  /** Stops serving clients, then closes the node (flushes and releases its data directory). */
+  /**
+   * Hands leadership to a caught-up voter when this node leads (while it still forwards what
+   * clients send), stops serving clients, then closes the node (flushes, releases its data).
+   */
   close(): Promise<void>;
 }
 
@@ -55,29 +70,60 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const logger = options.logger ?? pino({ level: "info" });
   const listen = await resolvePort(parseHostPort(options.clientListen, "client listen address", { portZeroAllowed: true }));
   const clientUrl = advertisedClientUrl(listen, options.advertiseClient);
-  const node = await openNode({
-    id: options.id,
-    dataDir: options.dataDir,
-    peerListen: options.peerListen,
-    ...(options.advertisePeer === undefined ? {} : { advertisePeer: options.advertisePeer }),
-    clientUrl,
-    ...(options.bootstrap === undefined ? {} : { bootstrap: { ...options.bootstrap } }),
-    ...(options.join === undefined ? {} : { join: [...options.join] }),
-    ...options.tuning,
-    logger,
-  });
+  checkJoinToken(options.joinToken);
+  if (options.discover !== undefined) checkDiscoverable(options);
+  // Only a node with no data looks for its cluster; one with data announces once it serves.
+  const fresh = readIdentity(options.dataDir) === undefined;
+  let discovery = options.discover !== undefined && fresh ? startDiscovery(options, clientUrl, logger) : undefined;
+  let node;
+  try {
+    const plan = discovery === undefined ? undefined : await discovery.find(options.discover?.expect);
+    node = await openNode({
+      id: options.id,
+      dataDir: options.dataDir,
+      peerListen: options.peerListen,
+      ...(options.advertisePeer === undefined ? {} : { advertisePeer: options.advertisePeer }),
+      clientUrl,
+      ...startingPoint(options, plan),
+      ...(options.joinToken === undefined ? {} : { joinToken: options.joinToken }),
+      ...options.tuning,
+      logger,
+    });
+  } catch (error) {
+    await discovery?.close();
+    throw error;
+  }
   // The node tags its own lines with its id; the HTTP server's lines get the same tag here.
   const httpLogger = logger.child({ node: options.id, component: "http" });
   let server;
   try {
     const requestTimeoutMs = options.http?.requestTimeoutMs ?? options.tuning?.requestTimeoutMs;
-    server = await startServer(node, listen, { ...options.http, ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }), logger: httpLogger });
+    server = await startServer(node, listen, {
+      ...options.http,
+      ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+      ...(options.joinToken === undefined ? {} : { joinToken: options.joinToken }),
+      logger: httpLogger,
+    });
   } catch (error) {
+    await discovery?.close();
     await node.close();
     throw error;
   }
   httpLogger.info({ clientUrl, peer: node.peerAddress }, "serving clients");
   const http = server;
+  if (options.discover !== undefined) {
+    // Later nodes may join through this one from now on: it serves.
+    try {
+      discovery ??= startDiscovery(options, clientUrl, logger);
+      discovery.setRunning(node.clusterId);
+    } catch (error) {
+      await closeInOrder(http.close, () => node.close());
+      throw error;
+    }
+  }
+  const announcer = discovery;
+  const rejoining = new AbortController();
+  if (!fresh && options.join !== undefined) rejoin(options, node, logger, rejoining.signal);
   let closing: Promise<void> | undefined;
   return {
     id: options.id,
@@ -85,8 +131,92 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     app: http.app,
     clientUrl,
     peerAddress: node.peerAddress,
-    close: () => (closing ??= closeInOrder(http.close, () => node.close())),
+    close: () => {
+      rejoining.abort();
+      return (closing ??= handOff(node, logger.child({ node: options.id })).then(() =>
+        closeInOrder(async () => void (await Promise.all([http.close(), announcer?.close()])), () => node.close()),
+      ));
+    },
   };
+}
+
+/** A node with data given --join again: in the background, tell the cluster if its addresses changed. */
+function rejoin(options: StartNodeOptions, node: OpenNode, logger: Logger, signal: AbortSignal): void {
+  const log = logger.child({ node: options.id });
+  rejoinCluster({
+    endpoints: options.join!,
+    id: options.id,
+    peer: node.peerAddress,
+    client: node.clientUrl,
+    clusterId: node.clusterId,
+    logger: log,
+    signal,
+    ...(options.joinToken === undefined ? {} : { joinToken: options.joinToken }),
+  }).then(
+    (outcome) => {
+      if (outcome === "not_a_member") log.warn({}, "this node is not a member of the cluster (it was removed): it stays out until an operator adds it again");
+    },
+    (error: Error) => {
+      if (!signal.aborted) log.warn({ err: error.message }, "could not check this node's addresses with the cluster");
+    },
+  );
+}
+
+function checkJoinToken(token: string | undefined): void {
+  if (token === undefined) return;
+  if (!/^[\x21-\x7e]+$/.test(token) || token.length > NODE_JOIN_TOKEN_BYTES_MAX) {
+    throw new RangeError(`a join token is 1..${NODE_JOIN_TOKEN_BYTES_MAX} printable ASCII characters without spaces (it travels in an HTTP header)`);
+  }
+}
+
+function checkDiscoverable(options: StartNodeOptions): void {
+  const peer = options.advertisePeer ?? options.peerListen;
+  const peerAddress = parseHostPort(peer, "advertised peer address");
+  if (peerAddress.port === 0 || peerAddress.host === "0.0.0.0" || peerAddress.host === "::") {
+    throw new Error(`--discover announces this node's peer address, so it must be one other nodes can reach, not ${peer}: give --peer HOST:PORT or --advertise-peer`);
+  }
+  checkClusterName(options.discover!.clusterName);
+}
+
+function startDiscovery(options: StartNodeOptions, clientUrl: string, logger: Logger): Discovery {
+  const peer = options.advertisePeer ?? options.peerListen;
+  return new Discovery({
+    clusterName: options.discover!.clusterName,
+    self: { id: options.id, peer, client: clientUrl, state: "forming" },
+    ...(options.joinToken === undefined ? {} : { joinToken: options.joinToken }),
+    logger,
+  });
+}
+
+/** Where a node with no data starts: what discovery decided, or the options' bootstrap / join. */
+function startingPoint(options: StartNodeOptions, plan: DiscoveryPlan | undefined): Pick<NodeOptions, "bootstrap" | "join"> {
+  if (plan?.kind === "bootstrap") return { bootstrap: { ...plan.members } };
+  if (plan?.kind === "join") return { join: [...plan.endpoints] };
+  return {
+    ...(options.bootstrap === undefined ? {} : { bootstrap: { ...options.bootstrap } }),
+    ...(options.join === undefined ? {} : { join: [...options.join] }),
+  };
+}
+
+/**
+ * Before the HTTP server closes: once another node leads, this one still forwards what clients
+ * send it to the new leader, so a rolling restart costs clients a pause of one hand-off. (The
+ * node's close() hands off too, for embedders that close the node alone.)
+ */
+async function handOff(node: NodeApi, log: Logger): Promise<void> {
+  const status = node.status();
+  if (status.role !== "leader") return;
+  // The most caught-up voter, preferring one whose client URL is known (followers forward to it).
+  const target = status.members
+    .filter((member) => member.voter && member.id !== status.id)
+    .sort((a, b) => Number(a.client === "") - Number(b.client === "") || (a.lag ?? Infinity) - (b.lag ?? Infinity))[0];
+  if (!target) return;
+  try {
+    const { leader } = await node.transferLeadership(target.id);
+    log.info({ to: leader }, "handed leadership over before stopping");
+  } catch (error) {
+    log.warn({ err: (error as Error).message }, "could not hand leadership over before stopping");
+  }
 }
 
 async function closeInOrder(closeHttp: () => Promise<void>, closeNode: () => Promise<void>): Promise<void> {

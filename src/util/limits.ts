@@ -171,6 +171,8 @@ export const NODE_PROPOSE_ATTEMPTS_MAX = 3;
 export const NODE_JOIN_TOKEN_BYTES_MAX = 1_024;
 /** Interval between two mDNS queries of a node that is discovering its cluster. */
 export const DISCOVERY_QUERY_INTERVAL_MS = 500;
+/** A node answers mDNS queries at most this often (an answer is multicast: it serves every asker). */
+export const DISCOVERY_ANSWER_INTERVAL_MS_MIN = 100;
 /** The founders bootstrap once the set of nodes seen has not changed for this long. */
 export const DISCOVERY_SETTLE_MS = 1_500;
 /** A node's record is forgotten when it has not answered for this long (it stopped). */
@@ -194,6 +196,8 @@ export const HTTP_FORWARD_TIMEOUT_MARGIN_MS = 2_000;
 /** Times one request may be forwarded: a second hop when the leader it reached has just handed
  * leadership over (a graceful stop); more would only chase a leadership that keeps moving. */
 export const HTTP_FORWARD_HOPS_MAX = 2;
+/** While the HTTP server closes, connections that went idle are closed this often. */
+export const HTTP_CLOSE_IDLE_SWEEP_MS = 50;
 /** Largest response a follower relays from the leader: a full range answer, JSON-escaped (up to 6 characters a byte). */
 export const HTTP_FORWARD_RESPONSE_BYTES_MAX = 64 * MiB;
 /** Retry-After sent with a 503: about one election, after which a leader is usually known. */
@@ -344,5 +348,6 @@ assert(CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT > HTTP_REQUEST_TIMEOUT_MS_DEFAULT + HTT
 assert(HTTP_FORWARD_RESPONSE_BYTES_MAX > 6 * RANGE_BYTES_MAX + 1 * MiB, "a follower must relay the largest range answer, JSON-escaped (\\u0000 is 6 characters)");
 assert(CLIENT_RESPONSE_BYTES_MAX >= HTTP_FORWARD_RESPONSE_BYTES_MAX, "a client must read whatever a follower relays");
 assert(DISCOVERY_RECORD_TTL_MS >= 4 * DISCOVERY_QUERY_INTERVAL_MS, "a live node answers several queries before its record expires");
+assert(DISCOVERY_ANSWER_INTERVAL_MS_MIN < DISCOVERY_QUERY_INTERVAL_MS, "every round of queries gets an answer");
 assert(DISCOVERY_SETTLE_MS >= 2 * DISCOVERY_QUERY_INTERVAL_MS, "the founders wait for a few rounds of answers before they bootstrap");
 assert(DISCOVERY_CLUSTER_NAME_LENGTH_MAX + "_flotilla-".length <= 63, "the service label fits one DNS label");

@@ -39,7 +39,7 @@ export class MemoryNode implements NodeApi {
   readonly #store = KvStore.open({ path: MEMORY_PATH });
   readonly #follower: MemoryNodeOptions["follower"];
   readonly #failures = new Map<MemoryOperation, NodeError[]>();
-  #members: MemberStatus[];
+  #members: Omit<MemberStatus, "role">[];
   #requests = 0;
   #closed = false;
   /** Every write call that reached the state machine (replays included), for tests to count. */
@@ -49,6 +49,8 @@ export class MemoryNode implements NodeApi {
     this.id = options.id ?? "m1";
     this.#follower = options.follower;
     this.#members = [{ id: this.id, peer: "127.0.0.1:0", client: options.clientUrl ?? "", voter: true }];
+    // A follower knows its leader as a member, with the client URL it forwards to.
+    if (options.follower) this.#members.push({ id: options.follower.leaderId, peer: "127.0.0.1:0", client: options.follower.leaderClientUrl, voter: true });
   }
 
   /** The next `times` calls of `operation` throw `error` (after the closed check). */
@@ -104,7 +106,8 @@ export class MemoryNode implements NodeApi {
   }
 
   members(): readonly MemberStatus[] {
-    return this.#members.map((member) => ({ ...member }));
+    const leader = this.#follower?.leaderId ?? this.id;
+    return this.#members.map((member) => ({ ...member, role: !member.voter ? "learner" : member.id === leader ? "leader" : "follower" }));
   }
 
   async addMember(request: AddMemberRequest): Promise<readonly MemberStatus[]> {
@@ -171,7 +174,7 @@ export class MemoryNode implements NodeApi {
     throw new NodeError("not_leader", `this node follows ${this.#follower.leaderId}`, { leaderClientUrl: this.#follower.leaderClientUrl });
   }
 
-  #member(id: string): MemberStatus {
+  #member(id: string): Omit<MemberStatus, "role"> {
     const member = this.#members.find((m) => m.id === id);
     if (member === undefined) throw new NodeError("not_found", `${id} is not a member`);
     return member;

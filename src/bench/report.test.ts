@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { barChart } from "./html-report.js";
+import { evaluateTargets, formatTable, ratioRows } from "./report.js";
+import type { SystemResult, WorkloadResult } from "./results.js";
+
+function workload(name: string, opsPerSecond: number, p50Ms: number, p99Ms: number, peakMiB = 50): WorkloadResult {
+  const latency = { count: 1000, p50Ms, p99Ms, p999Ms: p99Ms * 2, meanMs: p50Ms, maxMs: p99Ms * 3 };
+  return {
+    name, title: name, kind: "write", clients: 64, valueBytes: 100, seconds: 10, ops: opsPerSecond * 10, opsPerSecond, latency, reads: undefined, writes: latency,
+    errors: 0, errorKinds: {}, errorSamples: {}, nodes: [{ id: "a", leader: true, cpuSeconds: 5, peakRssBytes: peakMiB * 2 ** 20 }], nodeCpuUsPerOp: 500, generatorCpuPercent: 10, otherCpuPercent: 0,
+  };
+}
+
+function system(name: "flotilla" | "etcd", workloads: WorkloadResult[], peakMiB: number): SystemResult {
+  return {
+    system: name, version: "1", leader: "a", writableAfterReadyMs: 0, idleRssBytes: { a: 1 }, idleCpuPercent: { a: 0 }, workloads,
+    peakRssBytes: { a: peakMiB * 2 ** 20, b: 1 }, memory: undefined, logs: {}, profiles: [],
+  };
+}
+
+describe("the report", () => {
+  const flotilla = system("flotilla", [workload("write-1c-100B", 600, 1.2, 3), workload("write-64c-100B", 3300, 20, 90), workload("write-256c-100B", 3000, 80, 200), workload("read-lin-64c-100B", 6000, 10, 20)], 60);
+  const etcd = system("etcd", [workload("write-1c-100B", 480, 2, 4), workload("write-64c-100B", 2200, 25, 80), workload("write-256c-100B", 2600, 90, 300)], 50);
+
+  it("gives the ratio Flotilla/etcd of every figure of the workloads both ran", () => {
+    const rows = ratioRows(flotilla, etcd);
+    expect(rows.map((row) => row[0])).toEqual(["write-1c-100B", "write-64c-100B", "write-256c-100B"]);
+    expect(rows[0]!.slice(1, 4)).toEqual(["1.25", "0.60", "0.75"]);
+  });
+
+  it("judges each target of issue 6, and says which could not be measured", () => {
+    const verdicts = Object.fromEntries(evaluateTargets([flotilla, etcd]).map((v) => [v.target, v]));
+    expect(verdicts["write throughput, 64 clients"]).toMatchObject({ met: true, ratio: 1.5 });
+    expect(verdicts["write throughput, 256 clients"]!.met).toBe(false);
+    expect(verdicts["p99 write latency, 64 clients"]!.met).toBe(false);
+    expect(verdicts["single-client write latency (p50)"]).toMatchObject({ met: true, ratio: 0.6 });
+    expect(verdicts["linearizable read throughput, 64 clients"]).toMatchObject({ met: undefined, ratio: undefined });
+    expect(verdicts["peak RSS per node (highest node, whole run)"]).toMatchObject({ met: false, ratio: 1.2 });
+    expect(verdicts["peak RSS per node, 100-byte workloads only (informative)"]).toMatchObject({ met: true, ratio: 1 });
+    expect(evaluateTargets([flotilla]).every((v) => v.met === undefined)).toBe(true);
+  });
+
+  it("aligns a table's columns", () => {
+    expect(formatTable(["name", "n"], [["a", "1"], ["bbb", "22"]]).split("\n")).toEqual(["name   n", "----  --", "a      1", "bbb   22"]);
+  });
+
+  it("draws a bar per system and workload, longest for the larger value of each workload, with escaped labels", () => {
+    const svg = barChart("t <&>", ["w1", "w2"], [{ name: "flotilla", values: [10, 20] }, { name: "etcd", values: [5, undefined] }], String);
+    expect(svg.match(/<rect [^>]*height="11"/g)?.length).toBe(3);
+    expect(svg).toContain("t &lt;&amp;&gt;");
+    const widths = [...svg.matchAll(/<rect x="\d+" y="\d+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    // row-major: w1 flotilla (10), w1 etcd (5), w2 flotilla (20), then the legend's squares
+    expect(widths.slice(0, 3)).toEqual([360, 180, 360]);
+  });
+});

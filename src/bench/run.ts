@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench [-- --vs etcd] [--quick] ...`: runs the benchmark, prints the report on stdout
+ * (progress on stderr), and writes bench/results/<time>.json and .html. Exit status: 0 when
+ * every workload ran (whatever the figures), 1 when the harness failed or a workload completed
+ * no operation at all, 2 on bad usage.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { runBench } from "./bench.js";
+import { htmlReport } from "./html-report.js";
+import { BenchUsageError, parseBenchArgs, USAGE } from "./options.js";
+import { formatReport } from "./report.js";
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options;
+  try {
+    options = parseBenchArgs(argv, path.join(REPO_ROOT, "bench/results"));
+  } catch (error) {
+    if (!(error instanceof BenchUsageError)) throw error;
+    process.stderr.write(`bench: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const onInterrupt = new Set<() => void>();
+  process.once("SIGINT", () => {
+    process.stderr.write("\nbench: interrupted; stopping the servers and removing the data\n");
+    for (const cleanup of [...onInterrupt].reverse()) cleanup();
+    process.exit(130);
+  });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  fs.mkdirSync(options.resultsDir, { recursive: true });
+  const report = await runBench({
+    options,
+    log: (line) => process.stderr.write(`${line}\n`),
+    stamp,
+    command: ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" "),
+    onInterrupt,
+  });
+  process.stdout.write(`${formatReport(report)}\n`);
+  const jsonPath = path.join(options.resultsDir, `${stamp}.json`);
+  const htmlPath = path.join(options.resultsDir, `${stamp}.html`);
+  fs.writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(htmlPath, htmlReport(report));
+  process.stdout.write(`\nresults: ${path.relative(process.cwd(), jsonPath)}, ${path.relative(process.cwd(), htmlPath)}\n`);
+  const empty = report.systems.flatMap((system) => system.workloads.filter((w) => w.ops === 0).map((w) => `${system.system} ${w.name}`));
+  if (empty.length > 0) {
+    process.stderr.write(`bench: no operation completed in ${empty.join(", ")}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
