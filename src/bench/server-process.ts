@@ -4,7 +4,6 @@
  * object a line), and stopped with SIGTERM (so that a CPU profile gets written), then SIGKILL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import { BENCH_PROCESS_OUTPUT_BYTES_MAX, BENCH_STOP_GRACE_MS } from "../util/limits.js";
 
 /** Distinct messages counted per process; the rest are counted under one "other" entry. */
@@ -111,16 +110,7 @@ function classify(line: string): { level: "info" | "warn" | "error" | "unstructu
   return { level: "info", message };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../util/ports.js";
 
 /** A control-plane HTTP call (not on the measured path): the status and parsed JSON body, or undefined when unreachable. */
 export async function controlRequest(url: string, init: { method?: string; body?: string } = {}): Promise<{ status: number; json: unknown } | undefined> {

@@ -5,27 +5,19 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "../client/index.js";
+import { freePort } from "../util/ports.js";
+
+export { freePort };
 
 export const CLI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/cli/main.js");
 
 /** Output kept per process for diagnostics (the tail of it). */
 const OUTPUT_BYTES_MAX = 64 * 1024;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ProcessNode {
   readonly id: string;

@@ -95,6 +95,13 @@ export async function openNode(options: NodeOptions): Promise<RunningNode> {
   return node;
 }
 
+/** A membership change refused because another one is still in flight: worth waiting for. */
+class ChangeInFlightError extends NodeError {
+  constructor(message: string) {
+    super("conflict", message);
+  }
+}
+
 export class FlotillaNode implements RunningNode {
   readonly id: string;
   readonly clientUrl: string;
@@ -554,7 +561,7 @@ export class FlotillaNode implements RunningNode {
       case "too_many_uncommitted":
         return new NodeError("overloaded", "too many uncommitted writes; retry shortly");
       case "conf_change_pending":
-        return new NodeError("conflict", error.message);
+        return new ChangeInFlightError(error.message);
     }
   }
 
@@ -659,8 +666,36 @@ export class FlotillaNode implements RunningNode {
     });
   }
 
-  async addMember(request: AddMemberRequest): Promise<readonly MemberStatus[]> {
+  /**
+   * One membership change at a time: a request that finds another one in flight (a joining
+   * node, a chore recording addresses) waits for it to apply, then runs its checks again, until
+   * its deadline; only then is it answered 409.
+   */
+  async #oneChangeAtATime<T>(change: (deadline: number) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.#requestTimeoutMs;
+    for (;;) {
+      try {
+        return await change(deadline);
+      } catch (error) {
+        if (!(error instanceof ChangeInFlightError) || Date.now() + this.#tickMs >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, this.#tickMs));
+      }
+    }
+  }
+
+  async addMember(request: AddMemberRequest): Promise<readonly MemberStatus[]> {
+    return this.#oneChangeAtATime((deadline) => this.#addMember(request, deadline));
+  }
+
+  async removeMember(id: string): Promise<readonly MemberStatus[]> {
+    return this.#oneChangeAtATime((deadline) => this.#removeMember(id, deadline));
+  }
+
+  async promoteMember(id: string): Promise<readonly MemberStatus[]> {
+    return this.#oneChangeAtATime((deadline) => this.#promoteMember(id, deadline));
+  }
+
+  async #addMember(request: AddMemberRequest, deadline: number): Promise<readonly MemberStatus[]> {
     await this.#requireLeader(deadline);
     const existing = this.#members().find((m) => m.id === request.id);
     const conf = this.#kv.confState();
@@ -677,8 +712,7 @@ export class FlotillaNode implements RunningNode {
     return this.members();
   }
 
-  async removeMember(id: string): Promise<readonly MemberStatus[]> {
-    const deadline = Date.now() + this.#requestTimeoutMs;
+  async #removeMember(id: string, deadline: number): Promise<readonly MemberStatus[]> {
     await this.#requireLeader(deadline);
     const conf = this.#kv.confState();
     if (!conf.voters.includes(id) && !conf.learners.includes(id)) throw new NodeError("not_found", `${id} is not a member of the cluster`);
@@ -691,8 +725,7 @@ export class FlotillaNode implements RunningNode {
     return this.members();
   }
 
-  async promoteMember(id: string): Promise<readonly MemberStatus[]> {
-    const deadline = Date.now() + this.#requestTimeoutMs;
+  async #promoteMember(id: string, deadline: number): Promise<readonly MemberStatus[]> {
     await this.#requireLeader(deadline);
     const conf = this.#kv.confState();
     if (conf.voters.includes(id)) throw new NodeError("conflict", `${id} is already a voter`);

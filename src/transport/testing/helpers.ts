@@ -1,5 +1,5 @@
 /** Test support for src/transport: real transports on loopback, raw sockets, waiting. */
-import { connect, createServer, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { EntryType, makeMessage, MessageType, type Message, type NodeId } from "../../raft/types.js";
 import { Rng } from "../../util/rng.js";
 import type { TransportLimits } from "../context.js";
@@ -95,14 +95,7 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
 }
 
 /** A port that was free a moment ago (bind port 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address !== "object") throw new Error("no address");
-  return address.port;
-}
+export { freePort } from "../../util/ports.js";
 
 /** One message of every network type (except snapshot), with entries that exercise the codec. */
 export function sampleMessages(from: NodeId, to: NodeId): Message[] {
