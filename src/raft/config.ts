@@ -13,7 +13,7 @@ import {
   PENDING_READS_MAX_DEFAULT,
   UNCOMMITTED_BYTES_MAX_DEFAULT,
 } from "../util/limits.js";
-import type { LogStorage } from "./storage.js";
+import type { LogStorage } from "./log-storage.js";
 import type { NodeId } from "./types.js";
 
 export interface RaftLogger {

@@ -4,7 +4,7 @@
  * acknowledged as persisted (advance()). Also tracks commit and apply positions.
  */
 import { assert } from "../util/assert.js";
-import { limitBytes, type LogStorage } from "./storage.js";
+import { limitBytes, type LogStorage } from "./log-storage.js";
 import { entriesBytes, type Entry, type Snapshot } from "./types.js";
 
 export class RaftLog {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../util/rng.js";
 import { RaftNode, bootstrapStorage } from "./raft.js";
-import { MemoryStorage } from "./storage.js";
+import { MemoryStorage } from "./log-storage.js";
 import { MessageType, Role, makeMessage } from "./types.js";
 import { TestCluster } from "./testing/cluster.js";
 

@@ -12,7 +12,7 @@ import { applyChange, decodeConfChange, encodeConfChange, isMember } from "./con
 import { RaftLog } from "./log.js";
 import { Progress } from "./progress.js";
 import { committedIndex, hasQuorum, voteResult, VoteResult } from "./quorum.js";
-import type { MemoryStorage } from "./storage.js";
+import type { MemoryStorage } from "./log-storage.js";
 import {
   ConfChangeType,
   EntryType,

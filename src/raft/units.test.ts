@@ -3,7 +3,7 @@ import { Rng } from "../util/rng.js";
 import { ConfChangeDecodeError, applyChange, decodeConfChange, encodeConfChange } from "./confchange.js";
 import { Inflights, Progress } from "./progress.js";
 import { RaftNode } from "./raft.js";
-import { MemoryStorage } from "./storage.js";
+import { MemoryStorage } from "./log-storage.js";
 import { ConfChangeType, ProgressState, type ConfState } from "./types.js";
 
 describe("in-flight window", () => {

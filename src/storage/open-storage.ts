@@ -2,7 +2,7 @@
  * What the node does at startup: recover the WAL and load it into the MemoryStorage that
  * serves the Raft core's reads (the WAL stays the durable copy, written through append()).
  */
-import { MemoryStorage } from "../raft/storage.js";
+import { MemoryStorage } from "../raft/log-storage.js";
 import type { RecoveryReport } from "./recovery.js";
 import { Wal, type WalOptions } from "./wal.js";
 

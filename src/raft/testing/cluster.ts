@@ -6,7 +6,7 @@
 import { Rng } from "../../util/rng.js";
 import { decodeConfChange } from "../confchange.js";
 import { RaftNode, bootstrapStorage } from "../raft.js";
-import { MemoryStorage } from "../storage.js";
+import { MemoryStorage } from "../log-storage.js";
 import type {
   MessageType} from "../types.js";
 import {

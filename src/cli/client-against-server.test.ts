@@ -2,15 +2,16 @@
  * The client against the real HTTP server (in-process, on 127.0.0.1:0) over the in-memory node:
  * round trips, typed errors, failover, and retries that never apply a write twice.
  */
-/* eslint-disable no-restricted-imports -- tests only: the client is exercised against the real
-   server; the client's own code imports nothing from the server side (design.md). */
+// The typed client exercised against the real HTTP server (in-process, on loopback). It lives
+// with the CLI, the layer where client and server meet; src/client itself imports nothing
+// from the server side (design.md).
 import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NodeError, type WriteOptions } from "../node/api.js";
 import type { CommandBody, CommandResult } from "../kv/index.js";
 import { startServer, type ServingServer } from "../server/listen.js";
 import { MemoryNode } from "../server/testing/memory-node.js";
-import { Client, FlotillaError, endpointUrl, parseEndpointList } from "./index.js";
+import { Client, FlotillaError, endpointUrl, parseEndpointList } from "../client/index.js";
 
 /** Applies a write, then loses the answer (504) the first `lose` times: the retry must not apply it again. */
 class LossyNode extends MemoryNode {
