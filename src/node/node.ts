@@ -29,6 +29,7 @@ import { KvStore, decodeMemberContext, encodeCommand, encodeMemberContext, type 
 import { Rng } from "../util/rng.js";
 import { assert } from "../util/assert.js";
 import {
+  ELECTION_TIMEOUT_TICKS_DEFAULT,
   NODE_CHORES_INTERVAL_MS,
   NODE_PENDING_READS_MAX,
   NODE_PENDING_WRITES_MAX,
@@ -769,7 +770,7 @@ export class FlotillaNode implements RunningNode {
    */
   #checkQuorumAfter(voterCount: number, candidates: readonly string[]): void {
     const raft = this.#raft.status();
-    const active = new Set(raft.peers.filter((p) => p.id === this.id || p.ticksSinceContact < 2 * (this.#options.electionTimeoutTicks ?? 10)).map((p) => p.id));
+    const active = new Set(raft.peers.filter((p) => p.id === this.id || p.ticksSinceContact < 2 * (this.#options.electionTimeoutTicks ?? ELECTION_TIMEOUT_TICKS_DEFAULT)).map((p) => p.id));
     const reachable = candidates.filter((id) => active.has(id)).length;
     if (reachable < majority(voterCount)) {
       throw new NodeError("conflict", `refused: after this change only ${reachable} of ${voterCount} voters would be reachable, fewer than a quorum (${majority(voterCount)})`);
