@@ -46,6 +46,11 @@ export interface WriteOptions {
   readonly idempotencyKey?: string;
   /** How long to wait for the write to apply (default: the node's request deadline). */
   readonly timeoutMs?: number;
+  /**
+   * A follower forwards the write to the leader over the peer connection (default). false:
+   * a follower throws not_leader (with the leader's client URL) instead.
+   */
+  readonly forward?: boolean;
 }
 
 export interface ReadOptions {

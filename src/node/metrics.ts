@@ -21,6 +21,7 @@ export class NodeMetrics {
   readonly registry = new Registry();
   readonly leaderChanges: Counter;
   readonly proposals: Counter;
+  readonly forwardedWrites: Counter;
   readonly appliedEntries: Counter;
   readonly linearizableReads: Counter;
   readonly snapshotsTaken: Counter;
@@ -53,6 +54,7 @@ export class NodeMetrics {
     const counter = (name: string, help: string): Counter => new Counter({ name, help, registers });
     this.leaderChanges = counter("flotilla_leader_changes_total", "Times this node saw the leader change.");
     this.proposals = counter("flotilla_proposals_total", "Writes and membership changes proposed by this node.");
+    this.forwardedWrites = counter("flotilla_forwarded_writes_total", "Writes this follower forwarded to the leader over the peer connection.");
     this.appliedEntries = counter("flotilla_applied_entries_total", "Committed entries applied to the state machine.");
     this.linearizableReads = counter("flotilla_linearizable_reads_total", "Linearizable reads served.");
     this.snapshotsTaken = counter("flotilla_snapshots_taken_total", "Snapshots of the state machine taken.");

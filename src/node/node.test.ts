@@ -47,7 +47,21 @@ describe("node", () => {
       const got = await node.get("k");
       expect(Buffer.from(got.kv!.value).toString()).toBe("v1");
     }
+  });
+
+  it("forwards a follower's write to the leader and answers it from the follower's own state", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
+    const nodes = await cluster(3, dir);
+    const leader = await leaderOf(nodes);
+    await leader.write({ type: "put", payload: { key: "k", value: encoder.encode("v1") } });
     const follower = nodes.find((n) => n !== leader)!;
-    await expect(follower.write({ type: "put", payload: { key: "k", value: encoder.encode("x") } })).rejects.toMatchObject({ code: expect.stringMatching(/not_leader|no_leader/) });
+    const put = await follower.write({ type: "put", payload: { key: "k", value: encoder.encode("v2") } });
+    expect(put).toMatchObject({ kind: "put", key: "k", version: 2 });
+    // Answered once applied on the follower itself: a stale read there already sees it.
+    expect(Buffer.from((await follower.get("k", { consistency: "stale" })).kv!.value).toString()).toBe("v2");
+    expect(Buffer.from((await leader.get("k")).kv!.value).toString()).toBe("v2");
+    expect(await follower.metrics()).toMatch(/flotilla_forwarded_writes_total\S* 1/);
+    // Without forwarding, a follower names the leader instead.
+    await expect(follower.write({ type: "put", payload: { key: "k", value: encoder.encode("x") } }, { forward: false })).rejects.toMatchObject({ code: "not_leader" });
   });
 });

@@ -3,7 +3,7 @@
  * the SQLite state machine) and a real network (the peer transport). The loop is etcd's:
  * save → send → apply → advance, with the leader's appends sent before its own save.
  */
-import { randomInt, randomUUID } from "node:crypto";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -25,7 +25,7 @@ import {
 } from "../raft/index.js";
 import { openStorage, type Wal } from "../storage/index.js";
 import { Transport } from "../transport/index.js";
-import { KvStore, decodeMemberContext, encodeCommand, encodeMemberContext, type ApplyResult, type Member, type CommandBody, type CommandResult, type RangeResult } from "../kv/index.js";
+import { KvStore, MalformedCommandError, decodeCommand, decodeMemberContext, encodeCommand, encodeMemberContext, type ApplyResult, type Member, type CommandBody, type CommandResult, type RangeResult } from "../kv/index.js";
 import { Rng } from "../util/rng.js";
 import { assert } from "../util/assert.js";
 import {
@@ -54,6 +54,7 @@ import {
 } from "./api.js";
 import { bootstrapClusterId, randomClusterId, readIdentity, writeIdentity } from "./identity.js";
 import { joinCluster, joinHeaders, memberPeers, type JoinRequest } from "./join.js";
+import { decodeForwardFrame, encodeForwardFrame, ForwardProtocolError, type ForwardFrame } from "./forwarding.js";
 import { DataDirLock } from "./lock.js";
 import { NodeMetrics } from "./metrics.js";
 import { PendingReads, PendingWrites } from "./waiters.js";
@@ -132,7 +133,11 @@ export class FlotillaNode implements RunningNode {
   #loopRunning: Promise<void> | undefined;
   #closed = false;
   #fatal: Error | undefined;
+  /** Request ids are unique across this node's lives: a forwarded write is settled by its id. */
+  readonly #bootId = randomBytes(6).toString("base64url");
   #requestSeq = 0;
+  /** The last snapshot this node installed from the leader: entries up to it were not applied one by one. */
+  #installedSnapshotIndex = 0;
   #snapshotInProgress = false;
   #lock: DataDirLock | undefined;
   #choresRunning = false;
@@ -223,6 +228,7 @@ export class FlotillaNode implements RunningNode {
       logger: this.#log,
       rng: new Rng(randomInt(2 ** 31)),
       onMessage: (message) => this.#onPeerMessage(message),
+      onApp: (peer, payload) => this.#onForwardFrame(peer, payload),
       onUnreachable: (peer) => {
         this.#raft.reportUnreachable(peer);
         this.#scheduleLoop();
@@ -401,6 +407,7 @@ export class FlotillaNode implements RunningNode {
     this.#kv.restore(snapshot);
     this.#membersCache = undefined;
     this.#writes.failUpTo(snapshot.meta.index);
+    this.#installedSnapshotIndex = snapshot.meta.index;
     this.#syncPeers();
     this.#metrics.snapshotsInstalled.inc();
     this.#log.info({ index: snapshot.meta.index, term: snapshot.meta.term }, "installed a snapshot from the leader");
@@ -509,34 +516,131 @@ export class FlotillaNode implements RunningNode {
   // ---------------------------------------------------------------------------------------
   // Writes
 
+  /**
+   * Replicates a write. On the leader it is proposed here; on a follower it is forwarded to the
+   * leader over the peer connection and answered from this node's own state machine once its
+   * entry applies here. A write that certainly was not proposed (the leader moved) goes again.
+   */
   async write(command: CommandBody, options: WriteOptions = {}): Promise<CommandResult> {
     const deadline = Date.now() + (options.timeoutMs ?? this.#requestTimeoutMs);
-    await this.#requireLeader(deadline);
-    const requestId = `${this.id}.${++this.#requestSeq}`;
+    const requestId = `${this.id}.${this.#bootId}.${++this.#requestSeq}`;
     const data = encodeCommand({ ...command, requestId, ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}) });
-    return this.#propose(deadline, requestId, () => this.#raft.propose(data));
+    for (let attempt = 1; ; attempt++) {
+      this.#checkOpen();
+      if (this.#soft.leader === "") await this.#waitForLeader(deadline);
+      const leader = this.#soft.leader;
+      try {
+        if (leader === this.id) return await this.#propose(deadline, requestId, () => this.#raft.propose(data));
+        if (options.forward === false) throw this.#notLeader();
+        return await this.#forwardWrite(leader, requestId, data, deadline);
+      } catch (error) {
+        const moved = error instanceof NodeError && error.code === "not_leader";
+        if (!moved || options.forward === false || attempt >= NODE_PROPOSE_ATTEMPTS_MAX) throw error;
+        await this.#leaderChangedFrom(leader, deadline);
+      }
+    }
   }
 
-  async #propose(deadline: number, requestId: string | null, propose: () => { index: number; term: number }, attempt = 1): Promise<CommandResult> {
+  /** A follower's write: the leader proposes it; this node waits for its entry to apply here. */
+  #forwardWrite(leader: string, requestId: string, data: Uint8Array, deadline: number): Promise<CommandResult> {
     if (!this.#writes.hasRoom()) throw new NodeError("overloaded", "too many writes in flight; retry shortly");
-    let position: { index: number; term: number };
-    try {
-      position = propose();
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-      const moving = error.reason === "transfer_in_progress" || (error.reason === "not_leader" && (this.#soft.leader === "" || this.#soft.leader === this.id));
-      if (!moving || attempt >= NODE_PROPOSE_ATTEMPTS_MAX) throw this.#dropped(error);
-      // Leadership is moving (a hand-off takes a round trip or two): wait until it has moved,
-      // then forward to the new leader (not_leader), or propose here if it stayed.
-      await this.#leadershipSettled(deadline);
-      await this.#requireLeader(deadline);
-      return this.#propose(deadline, requestId, propose, attempt + 1);
+    return new Promise<CommandResult>((resolve, reject) => {
+      this.#writes.addForwarded(requestId, { resolve, reject, deadline });
+      const frame = encodeForwardFrame({ kind: "write", requestId, timeoutMs: Math.max(1, deadline - Date.now()), command: data });
+      if (this.#transport.sendApp(leader, frame)) {
+        this.#metrics.forwardedWrites.inc();
+      } else {
+        this.#writes.refuse(requestId, new NodeError("no_leader", `the leader ${leader} cannot be reached from ${this.id} right now; retry shortly`));
+      }
+    });
+  }
+
+  /** Waits (at most until the deadline) for this node to learn of a leader other than `previous`. */
+  async #leaderChangedFrom(previous: string, deadline: number): Promise<void> {
+    while (this.#soft.leader === previous && Date.now() < deadline && !this.#closed) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10, this.#tickMs)));
     }
+  }
+
+  #onForwardFrame(peer: string, payload: Uint8Array): void {
+    if (this.#closed) return;
+    let frame: ForwardFrame;
+    try {
+      frame = decodeForwardFrame(payload);
+    } catch (error) {
+      this.#log.warn({ peer, err: (error as Error).message }, "ignored an invalid forwarded-write frame");
+      return;
+    }
+    switch (frame.kind) {
+      case "write":
+        this.#proposeForwarded(peer, frame);
+        return;
+      case "accepted":
+        this.#writes.bind(frame.requestId, frame.index, frame.term, this.#kv.appliedIndex(), this.#installedSnapshotIndex);
+        return;
+      case "refused":
+        this.#writes.refuse(frame.requestId, new NodeError(frame.code, frame.message));
+        return;
+    }
+  }
+
+  /** The leader's side of a forwarded write: propose it, answer where it went or why not. */
+  #proposeForwarded(peer: string, frame: Extract<ForwardFrame, { kind: "write" }>): void {
+    const { requestId } = frame;
+    const answer = (reply: ForwardFrame): void => void this.#transport.sendApp(peer, encodeForwardFrame(reply));
+    const refuse = (error: unknown): void => {
+      if (error instanceof NodeError) return answer({ kind: "refused", requestId, code: error.code, message: error.message });
+      if (error instanceof MalformedCommandError || error instanceof ForwardProtocolError) {
+        this.#log.warn({ peer, err: error.message }, "refused an invalid forwarded write");
+        return answer({ kind: "refused", requestId, code: "bad_request", message: error.message });
+      }
+      this.#die(error as Error);
+    };
+    const accepted = (position: { index: number; term: number }): void => {
+      this.#metrics.proposals.inc();
+      this.#scheduleLoop();
+      answer({ kind: "accepted", requestId, index: position.index, term: position.term });
+    };
+    let data: Uint8Array;
+    try {
+      if (decodeCommand(frame.command).requestId !== requestId) throw new ForwardProtocolError(`the command's requestId is not ${requestId}`);
+      if (this.#soft.leader !== this.id) throw this.#notLeader();
+      data = frame.command.slice(); // its own bytes: the entry outlives the received frame
+      // The usual case, synchronously: the answers to a burst of frames leave together.
+      return accepted(this.#raft.propose(data));
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) return refuse(error);
+    }
+    const deadline = Date.now() + Math.min(frame.timeoutMs, this.#requestTimeoutMs);
+    this.#proposeHere(deadline, () => this.#raft.propose(data)).then(accepted, refuse);
+  }
+
+  /** Proposes on this node; returns the entry's position once it is in the log. */
+  async #propose(deadline: number, requestId: string | null, propose: () => { index: number; term: number }): Promise<CommandResult> {
+    if (!this.#writes.hasRoom()) throw new NodeError("overloaded", "too many writes in flight; retry shortly");
+    const position = await this.#proposeHere(deadline, propose);
     this.#metrics.proposals.inc();
     this.#scheduleLoop();
     return new Promise<CommandResult>((resolve, reject) => {
       this.#writes.add(position.index, { resolve, reject, deadline, term: position.term, requestId });
     });
+  }
+
+  /**
+   * Proposes here, riding out a leadership transfer (a hand-off takes a round trip or two):
+   * once it has settled, proposes again if this node still leads, else throws not_leader.
+   */
+  async #proposeHere(deadline: number, propose: () => { index: number; term: number }, attempt = 1): Promise<{ index: number; term: number }> {
+    try {
+      return propose();
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      const moving = error.reason === "transfer_in_progress" || (error.reason === "not_leader" && (this.#soft.leader === "" || this.#soft.leader === this.id));
+      if (!moving || attempt >= NODE_PROPOSE_ATTEMPTS_MAX) throw this.#dropped(error);
+      await this.#leadershipSettled(deadline);
+      await this.#requireLeader(deadline);
+      return this.#proposeHere(deadline, propose, attempt + 1);
+    }
   }
 
   /**

@@ -13,42 +13,96 @@ interface Deferred<T> {
 }
 
 export interface PendingWrite extends Deferred<CommandResult> {
-  readonly term: number;
+  /** The entry's position once known: at once for a local proposal, from the leader's answer when forwarded. */
+  index: number | undefined;
+  term: number;
   readonly requestId: string | null;
 }
 
-/** Writes proposed by this node, keyed by the log index Raft gave them. */
+/**
+ * Writes waiting for their log entry to apply. A write proposed here is known by its (index,
+ * term) at once. A write forwarded to the leader is known first by its request id only, and
+ * by its position once the leader answers; either settles it: the entry with its request id
+ * applies (even if the leader's answer was lost), or another entry applies at its position
+ * (it was overwritten: certainly not applied).
+ */
 export class PendingWrites {
   readonly #byIndex = new Map<number, PendingWrite>();
+  readonly #forwarded = new Map<string, PendingWrite>();
   readonly #max: number;
+  #size = 0;
 
   constructor(max: number) {
     this.#max = max;
   }
 
   get size(): number {
-    return this.#byIndex.size;
+    return this.#size;
   }
 
   hasRoom(): boolean {
-    return this.#byIndex.size < this.#max;
+    return this.#size < this.#max;
   }
 
-  add(index: number, pending: PendingWrite): void {
+  /** A write proposed on this node, at (index, term). */
+  add(index: number, pending: Omit<PendingWrite, "index">): void {
+    this.#byIndex.set(index, { ...pending, index });
+    this.#size++;
+  }
+
+  /** A write forwarded to the leader, its position not known yet. */
+  addForwarded(requestId: string, pending: Omit<PendingWrite, "index" | "term" | "requestId">): void {
+    this.#forwarded.set(requestId, { ...pending, requestId, index: undefined, term: 0 });
+    this.#size++;
+  }
+
+  /**
+   * The leader proposed the forwarded write `requestId` at (index, term). `applied` is this
+   * node's applied index, `installedSnapshot` the last snapshot it installed (entries up to
+   * it were not applied one by one here).
+   */
+  bind(requestId: string, index: number, term: number, applied: number, installedSnapshot: number): void {
+    const pending = this.#forwarded.get(requestId);
+    if (pending === undefined || pending.index !== undefined) return;
+    if (index <= applied) {
+      this.#forget(pending);
+      // Applied one by one, its entry would have settled it: another entry took the index.
+      pending.reject(index <= installedSnapshot ? unknownAfterSnapshot() : overwritten());
+      return;
+    }
+    pending.index = index;
+    pending.term = term;
     this.#byIndex.set(index, pending);
   }
 
-  /** The entry at `index` was applied with `term`: settle whoever proposed something there. */
+  /** The leader refused the forwarded write: nothing was proposed. */
+  refuse(requestId: string, error: Error): void {
+    const pending = this.#forwarded.get(requestId);
+    if (pending === undefined) return;
+    this.#forget(pending);
+    pending.reject(error);
+  }
+
+  /** The entry at `index` was applied with `term`: settle whoever proposed or forwarded something there. */
   settle(index: number, term: number, requestId: string | null, outcome: () => CommandResult | Error): void {
-    const pending = this.#byIndex.get(index);
-    if (!pending) return;
-    this.#byIndex.delete(index);
-    if (pending.term !== term || pending.requestId !== requestId) {
-      // Another entry took this index: ours was overwritten before it committed, so it will
-      // never apply. The client may safely retry.
-      pending.reject(new NodeError("no_leader", "leadership changed before the write was committed; it was not applied"));
-      return;
+    const atIndex = this.#byIndex.get(index);
+    let pending: PendingWrite | undefined;
+    if (atIndex !== undefined) {
+      if (atIndex.term === term && atIndex.requestId === requestId) {
+        pending = atIndex;
+      } else {
+        // Another entry took this index: ours was overwritten before it committed, so it will
+        // never apply. The client may safely retry.
+        this.#forget(atIndex);
+        atIndex.reject(overwritten());
+      }
     }
+    if (pending === undefined && requestId !== null) {
+      const forwarded = this.#forwarded.get(requestId);
+      if (forwarded !== undefined && (forwarded.index === undefined || forwarded.index === index)) pending = forwarded;
+    }
+    if (pending === undefined) return;
+    this.#forget(pending);
     const result = outcome();
     if (result instanceof Error) pending.reject(result);
     else pending.resolve(result);
@@ -58,23 +112,53 @@ export class PendingWrites {
   failUpTo(index: number): void {
     for (const [at, pending] of this.#byIndex) {
       if (at > index) continue;
-      this.#byIndex.delete(at);
-      pending.reject(new NodeError("unknown_outcome", "the write may or may not have been applied (this node installed a snapshot)"));
+      this.#forget(pending);
+      pending.reject(unknownAfterSnapshot());
     }
   }
 
   expire(now: number): void {
-    for (const [index, pending] of this.#byIndex) {
+    for (const pending of this.#all()) {
       if (pending.deadline > now) continue;
-      this.#byIndex.delete(index);
+      this.#forget(pending);
       pending.reject(new NodeError("unknown_outcome", "the write was not applied within the deadline; it may or may not be applied later"));
     }
   }
 
   failAll(error: NodeError): void {
-    for (const pending of this.#byIndex.values()) pending.reject(error);
+    for (const pending of this.#all()) pending.reject(error);
     this.#byIndex.clear();
+    this.#forwarded.clear();
+    this.#size = 0;
   }
+
+  /** Every pending write once (a bound forwarded write is in both maps). */
+  #all(): PendingWrite[] {
+    const all = [...this.#byIndex.values()];
+    for (const pending of this.#forwarded.values()) if (pending.index === undefined) all.push(pending);
+    return all;
+  }
+
+  #forget(pending: PendingWrite): void {
+    let removed = false;
+    if (pending.index !== undefined && this.#byIndex.get(pending.index) === pending) {
+      this.#byIndex.delete(pending.index);
+      removed = true;
+    }
+    if (pending.requestId !== null && this.#forwarded.get(pending.requestId) === pending) {
+      this.#forwarded.delete(pending.requestId);
+      removed = true;
+    }
+    if (removed) this.#size--;
+  }
+}
+
+function unknownAfterSnapshot(): NodeError {
+  return new NodeError("unknown_outcome", "the write may or may not have been applied (this node installed a snapshot)");
+}
+
+function overwritten(): NodeError {
+  return new NodeError("no_leader", "leadership changed before the write was committed; it was not applied");
 }
 
 interface PendingRead extends Deferred<void> {

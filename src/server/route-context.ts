@@ -21,7 +21,9 @@ export function rawUrl(request: FastifyRequest): string {
 
 export function writeOptions(context: RouteContext, request: FastifyRequest): WriteOptions {
   const idempotencyKey = idempotencyKeyHeader(request.headers);
-  return idempotencyKey === undefined ? { timeoutMs: context.requestTimeoutMs } : { timeoutMs: context.requestTimeoutMs, idempotencyKey };
+  // The node forwards a follower's write to the leader itself (over the peer connection).
+  const base = { timeoutMs: context.requestTimeoutMs, forward: context.forward };
+  return idempotencyKey === undefined ? base : { ...base, idempotencyKey };
 }
 
 /** `fields` without its undefined members (a command carries only what was given). */

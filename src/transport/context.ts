@@ -85,6 +85,8 @@ export interface TransportContext {
   readonly backoffRng: Rng;
   /** Hands a validated inbound message to the node; false if the fault hook dropped it. */
   deliver(peer: NodeId, message: Message): boolean;
+  /** Hands an app frame's bytes (a view into the received frame) to the node. */
+  deliverApp(peer: NodeId, payload: Uint8Array): void;
   unreachable(peer: NodeId): void;
   snapshotSent(peer: NodeId, ok: boolean): void;
 }

@@ -73,6 +73,7 @@ export class InboundConnection {
         expectKind(kind, FrameKind.Hello, "a handshake");
         return this.#onHello(body);
       case "stream":
+        if (kind === FrameKind.App) return this.#host.ctx.deliverApp(phase.peer, body);
         expectKind(kind, FrameKind.Message, "a message");
         return this.#onMessage(phase.peer, decodeMessage(body));
       case "snapshot-header":

@@ -10,9 +10,9 @@ import type { PeerConnection } from "./connection.js";
 import type { TransportContext } from "./context.js";
 import { dialPeer } from "./dial.js";
 import { TransportError } from "./errors.js";
-import { PeerQueue } from "./peer-queue.js";
+import { PeerQueue, type Outbound } from "./peer-queue.js";
 import { SnapshotSender } from "./snapshot-sender.js";
-import { encodeMessage, LENGTH_PREFIX_BYTES } from "./wire.js";
+import { encodeAppFrame, encodeMessage, isAppFrame, LENGTH_PREFIX_BYTES } from "./wire.js";
 
 export interface PeerStats {
   readonly address: string;
@@ -70,8 +70,13 @@ export class PeerLink {
     return this.#address;
   }
 
+  /** The stream connection is up (handshake accepted): what is queued now leaves at the next flush. */
+  get connected(): boolean {
+    return this.#state === "ready";
+  }
+
   /** Queues a message; returns false if it or older ones were dropped to stay in bounds. */
-  enqueue(message: Message, bytes: number, readyAtMs: number): boolean {
+  enqueue(message: Outbound, bytes: number, readyAtMs: number): boolean {
     assert(this.#state !== "closed", "enqueue on a closed link");
     const dropped = this.#queue.push(message, bytes, readyAtMs);
     this.#dropped += dropped;
@@ -89,7 +94,8 @@ export class PeerLink {
       let bytes = 0;
       while (this.#queue.length > 0 && bytes < writeBatchBytesMax) {
         if (this.#queue.headReadyAtMs() > now) break;
-        const frame = encodeMessage(this.#queue.shift());
+        const next = this.#queue.shift();
+        const frame = isAppFrame(next) ? encodeAppFrame(next.appPayload) : encodeMessage(next);
         if (frame.length - LENGTH_PREFIX_BYTES > frameBytesMax) {
           this.#dropOversized(frame.length);
           continue;

@@ -5,11 +5,15 @@
  */
 import type { Message } from "../raft/types.js";
 import { assert } from "../util/assert.js";
+import type { AppFrame } from "./wire.js";
+
+/** What waits for a peer's connection: a Raft message or an app frame, in send order. */
+export type Outbound = Message | AppFrame;
 
 export class PeerQueue {
   readonly #messagesMax: number;
   readonly #bytesMax: number;
-  readonly #messages: (Message | undefined)[];
+  readonly #messages: (Outbound | undefined)[];
   readonly #bytes: Float64Array;
   /** When the fault hook delays messages: the time (performance.now()) each may leave. */
   readonly #readyAtMs: Float64Array;
@@ -22,7 +26,7 @@ export class PeerQueue {
     assert(bytesMax > 0, "queue bytesMax must be positive");
     this.#messagesMax = messagesMax;
     this.#bytesMax = bytesMax;
-    this.#messages = new Array<Message | undefined>(messagesMax).fill(undefined);
+    this.#messages = new Array<Outbound | undefined>(messagesMax).fill(undefined);
     this.#bytes = new Float64Array(messagesMax);
     this.#readyAtMs = new Float64Array(messagesMax);
   }
@@ -36,7 +40,7 @@ export class PeerQueue {
   }
 
   /** Appends a message; returns how many messages were dropped to make room (or this one, if it alone is too big). */
-  push(message: Message, bytes: number, readyAtMs: number): number {
+  push(message: Outbound, bytes: number, readyAtMs: number): number {
     if (bytes > this.#bytesMax) return 1;
     let dropped = 0;
     while (this.#length === this.#messagesMax || this.#totalBytes + bytes > this.#bytesMax) {
@@ -58,7 +62,7 @@ export class PeerQueue {
     return this.#readyAtMs[this.#head]!;
   }
 
-  shift(): Message {
+  shift(): Outbound {
     assert(this.#length > 0, "shift on an empty queue");
     const at = this.#head;
     const message = this.#messages[at]!;

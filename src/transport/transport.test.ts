@@ -52,6 +52,23 @@ describe("Transport: exchanging messages", () => {
     expect(b!.received[0]).toEqual(forwarded);
   });
 
+  it("carries app frames in order with the Raft messages, and says when one certainly was not sent", async () => {
+    const [a, b] = await startCluster(["a", "b"]);
+    expect(a!.transport.sendApp("nobody", new Uint8Array([1]))).toBe(false);
+    await waitFor(() => a!.transport.stats().peers["b"]!.connected, "a connected to b");
+    a!.transport.send([heartbeat("a", "b", 1)]);
+    expect(a!.transport.sendApp("b", new Uint8Array([7, 8, 9]))).toBe(true);
+    a!.transport.send([heartbeat("a", "b", 2)]);
+    expect(a!.transport.sendApp("b", new Uint8Array(0))).toBe(true);
+    await waitFor(() => b!.received.length === 2 && b!.apps.length === 2, "messages and app frames delivered");
+    expect(b!.apps.map(([from, bytes]) => [from, [...bytes]])).toEqual([["a", [7, 8, 9]], ["a", []]]);
+    expect(a!.transport.sendApp("b", new Uint8Array(a!.transport.limits.frameBytesMax))).toBe(false);
+    a!.transport.setFaults({ partitionedFrom: ["b"] });
+    expect(a!.transport.sendApp("b", new Uint8Array([1]))).toBe(true); // lost in the "network"
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(b!.apps.length).toBe(2);
+  });
+
   it("keeps the order of a burst sent over several calls", async () => {
     const [a, b] = await startCluster(["a", "b"]);
     const burst = Array.from({ length: 3000 }, (_, i) => heartbeat("a", "b", i));

@@ -31,6 +31,11 @@ export interface TransportOptions {
   readonly rng: Rng;
   /** Every validated inbound message, including complete snapshots. Must not throw. */
   readonly onMessage: (message: Message) => void;
+  /**
+   * An app frame's bytes from `peer` (sendApp on its side), a view into the received frame:
+   * decode or copy before returning. Must not throw.
+   */
+  readonly onApp?: (peer: NodeId, payload: Uint8Array) => void;
   /** A peer could not be reached or its queue overflowed (Raft: reportUnreachable). */
   readonly onUnreachable?: (peer: NodeId) => void;
   /** The outcome of a snapshot sent to a peer (Raft: reportSnapshot). */
@@ -78,6 +83,7 @@ export class Transport {
   #closed = false;
   #inboundProtocolErrors = 0;
   #inboundRefused = 0;
+  #flushImmediate: NodeJS.Immediate | null = null;
   #receivedFromUnknown = 0;
   #unknownPeerDrops = 0;
 
@@ -98,6 +104,7 @@ export class Transport {
       faults: this.#faults,
       backoffRng: options.rng.fork(),
       deliver: (peer, message) => this.#deliver(peer, message),
+      deliverApp: (peer, payload) => this.#deliverApp(peer, payload),
       unreachable: (peer) => this.#defer(() => this.#options.onUnreachable?.(peer)),
       snapshotSent: (peer, ok) => this.#defer(() => this.#options.onSnapshotSent?.(peer, ok)),
     };
@@ -202,6 +209,34 @@ export class Transport {
     this.#scheduleFlush();
   }
 
+  /**
+   * Queues an app frame (the node's own protocol, e.g. a forwarded write) for `to`, in order
+   * with the Raft messages sent to it. Returns false, sending nothing, when the peer is unknown,
+   * not connected right now, or the payload exceeds the frame limit: the caller then knows for
+   * certain it was not delivered. true means queued: it may still be lost with the connection.
+   */
+  sendApp(to: NodeId, payload: Uint8Array): boolean {
+    if (this.#closed) return false;
+    const link = this.#links.get(to);
+    if (link === undefined || !link.connected || payload.byteLength + 1 > this.limits.frameBytesMax) return false;
+    const faults = this.#faults.active ? this.#faults : null;
+    const copies = faults === null ? 1 : faults.copiesToSend(to);
+    if (copies === 0) {
+      link.faultDropped++;
+      return true; // lost "in the network": the sender must not learn it from the return value
+    }
+    const readyAtMs = faults !== null && faults.delayMs > 0 ? performance.now() + faults.delayMs : 0;
+    const item = { appPayload: payload };
+    let kept = link.enqueue(item, payload.byteLength + 16, readyAtMs);
+    if (copies === 2) kept = link.enqueue(item, payload.byteLength + 16, readyAtMs) && kept;
+    if (!kept) this.#ctx.unreachable(to);
+    this.#dirty.add(link);
+    // After the current I/O phase rather than at the end of this task: app frames come one per
+    // client request, and all the requests read in one phase then leave in one write per peer.
+    this.#scheduleFlush(true);
+    return true;
+  }
+
   /** Installs (or with null, clears) the fault hook. Applies to messages sent from now on. */
   setFaults(faults: FaultConfig | null): void {
     this.#faults.set(faults);
@@ -226,6 +261,8 @@ export class Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#flushImmediate !== null) clearImmediate(this.#flushImmediate);
+    this.#flushImmediate = null;
     for (const link of this.#links.values()) link.close();
     this.#links.clear();
     this.#dirty.clear();
@@ -261,15 +298,25 @@ export class Transport {
     this.#ctx.unreachable(message.to);
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#dirty.size === 0) return;
+  #scheduleFlush(afterIo = false): void {
+    if (this.#dirty.size === 0) return;
+    if (afterIo) {
+      if (this.#flushScheduled || this.#flushImmediate !== null) return;
+      this.#flushImmediate = setImmediate(() => this.#flush());
+      return;
+    }
+    if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     // A microtask: everything sent in this tick leaves in one write per peer, with no timer delay.
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      for (const link of this.#dirty) link.flush();
-      this.#dirty.clear();
-    });
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#flushImmediate !== null) clearImmediate(this.#flushImmediate);
+    this.#flushImmediate = null;
+    for (const link of this.#dirty) link.flush();
+    this.#dirty.clear();
   }
 
   #deliver(peer: NodeId, message: Message): boolean {
@@ -282,6 +329,17 @@ export class Transport {
     else this.#receivedFromUnknown++;
     this.#options.onMessage(message);
     return true;
+  }
+
+  #deliverApp(peer: NodeId, payload: Uint8Array): void {
+    const link = this.#links.get(peer);
+    if (this.#faults.active && this.#faults.blocksReceiveFrom(peer)) {
+      if (link !== undefined) link.faultDropped++;
+      return;
+    }
+    if (link !== undefined) link.received++;
+    else this.#receivedFromUnknown++;
+    this.#options.onApp?.(peer, payload);
   }
 
   #defer(callback: () => void): void {

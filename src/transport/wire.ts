@@ -31,6 +31,20 @@ export enum FrameKind {
   SnapshotHeader = 5,
   SnapshotChunk = 6,
   SnapshotAck = 7,
+  /** Opaque bytes of the node's own protocol (forwarded writes), carried on the stream. */
+  App = 8,
+}
+
+/**
+ * A queued app frame: bytes the node encodes and decodes itself. The transport only bounds
+ * its size and delivers it from the peer of the handshake, in order with the Raft messages.
+ */
+export interface AppFrame {
+  readonly appPayload: Uint8Array;
+}
+
+export function isAppFrame(item: Message | AppFrame): item is AppFrame {
+  return (item as AppFrame).appPayload !== undefined;
 }
 
 export type ConnectionPurpose = "stream" | "snapshot";
@@ -110,6 +124,14 @@ export function encodeMessage(message: Message): Buffer {
   const frame = writeMessageFrame(message, FRAME_HEADER_BYTES);
   frame.writeUInt32BE(frame.length - LENGTH_PREFIX_BYTES, 0);
   frame[LENGTH_PREFIX_BYTES] = FrameKind.Message;
+  return frame;
+}
+
+export function encodeAppFrame(payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.byteLength);
+  frame.writeUInt32BE(payload.byteLength + 1, 0);
+  frame[LENGTH_PREFIX_BYTES] = FrameKind.App;
+  frame.set(payload, FRAME_HEADER_BYTES);
   return frame;
 }
 

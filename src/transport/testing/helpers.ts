@@ -38,6 +38,8 @@ export interface TestNode {
   readonly address: string;
   readonly logger: CapturingLogger;
   readonly received: Message[];
+  /** App frames received: [from, bytes (copied)]. */
+  readonly apps: Array<[NodeId, Uint8Array]>;
   readonly unreachable: NodeId[];
   readonly snapshotResults: Array<{ peer: NodeId; ok: boolean }>;
 }
@@ -55,6 +57,7 @@ const open: Transport[] = [];
 export async function startNode(id: NodeId, options: TestNodeOptions = {}): Promise<TestNode> {
   const logger = new CapturingLogger();
   const received: Message[] = [];
+  const apps: Array<[NodeId, Uint8Array]> = [];
   const unreachable: NodeId[] = [];
   const snapshotResults: Array<{ peer: NodeId; ok: boolean }> = [];
   const transport = new Transport({
@@ -66,12 +69,13 @@ export async function startNode(id: NodeId, options: TestNodeOptions = {}): Prom
     rng: new Rng(options.seed ?? 1),
     limits: { reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100, ...options.limits },
     onMessage: (m) => received.push(m),
+    onApp: (peer, payload) => apps.push([peer, payload.slice()]),
     onUnreachable: (peer) => unreachable.push(peer),
     onSnapshotSent: (peer, ok) => snapshotResults.push({ peer, ok }),
   });
   open.push(transport);
   const address = await transport.start();
-  return { id, transport, address, logger, received, unreachable, snapshotResults };
+  return { id, transport, address, logger, received, apps, unreachable, snapshotResults };
 }
 
 /** Starts nodes on ephemeral ports, then tells each about all the others. */
