@@ -27,6 +27,14 @@ export class ByteArena {
     return this.#bytes.subarray(start, end);
   }
 
+  /**
+   * The whole backing buffer, without making a view object (the write path runs this per
+   * record and per batch). Valid until the next reserve(); bytes from `length` on are garbage.
+   */
+  get backing(): Buffer {
+    return this.#bytes;
+  }
+
   /** Makes room for `bytes` more, doubling the capacity as needed. */
   reserve(bytes: number): void {
     const needed = this.#length + bytes;

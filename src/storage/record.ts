@@ -40,7 +40,7 @@ export function beginRecord(arena: ByteArena, type: RecordType, payloadBytes: nu
 
 /** Checks that the payload written has the announced size, then fills in the checksum. */
 export function finishRecord(arena: ByteArena, start: number): void {
-  const bytes = arena.view();
+  const bytes = arena.backing;
   const payloadBytes = bytes.readUInt32LE(start + LENGTH_OFFSET);
   const end = start + RECORD_HEADER_BYTES + payloadBytes;
   assert(end === arena.length, () => `finishRecord: announced ${payloadBytes} payload bytes, wrote ${arena.length - start - RECORD_HEADER_BYTES}`);

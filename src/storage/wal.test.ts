@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InvariantError } from "../util/assert.js";
+import { WAL_INLINE_WRITE_BYTES_MAX } from "../util/limits.js";
 import { EMPTY_HARD_STATE, EntryType, type Snapshot } from "../raft/types.js";
 import { StorageError } from "./errors.js";
 import { openStorage } from "./open-storage.js";
@@ -177,6 +178,43 @@ describe("Wal: group commit", () => {
     expect(wal.stats().batches - before.batches).toBe(2);
     expect(wal.stats().fsyncs - before.fsyncs).toBe(2);
     await wal.close();
+  });
+
+  it("lets appenders woken by a durable batch join the next one, also through layers of async functions", async () => {
+    const dir = await freshDir();
+    const { wal } = await reopen(dir);
+    const before = wal.stats();
+    let next = 0;
+    const appendOne = (): Promise<void> => wal.append([entry(++next, 1)], { term: 1, vote: "n1", commit: next - 1 });
+    const appendThroughLayers = async (): Promise<void> => {
+      await (async () => {
+        await appendOne();
+      })();
+    };
+    // Half wake up a few promise hops later than the others; all must still make one batch per round.
+    const appender = async (layered: boolean): Promise<void> => {
+      for (let round = 0; round < 5; round++) await (layered ? appendThroughLayers() : appendOne());
+    };
+    await Promise.all(Array.from({ length: 20 }, (_, i) => appender(i % 2 === 0)));
+    expect(wal.stats().appends - before.appends).toBe(100);
+    expect(wal.stats().batches - before.batches).toBe(5);
+    await wal.close();
+    expect((await recoverOnce(dir)).recovered.entries.length).toBe(100);
+  });
+
+  it("writes a batch above WAL_INLINE_WRITE_BYTES_MAX off the event loop, in place between small ones", async () => {
+    const dir = await freshDir();
+    const { wal } = await reopen(dir);
+    await wal.append([entry(1, 1)]);
+    const large = entries(2, 201, 1, 1000);
+    expect(large.reduce((bytes, e) => bytes + e.data.byteLength, 0)).toBeGreaterThan(2 * WAL_INLINE_WRITE_BYTES_MAX);
+    await Promise.all([wal.append(large), wal.append([entry(202, 1)], { term: 1, vote: "n1", commit: 201 })]);
+    await wal.append([entry(203, 1)]);
+    await wal.close();
+    const { recovered, report } = await recoverOnce(dir);
+    expect(report.tornTail).toBeUndefined();
+    expect(summary(recovered.entries)).toEqual(summary([entry(1, 1), ...large, entry(202, 1), entry(203, 1)]));
+    expect(recovered.hardState).toEqual({ term: 1, vote: "n1", commit: 201 });
   });
 
   it("resolves an empty append only after everything before it is durable", async () => {

@@ -63,7 +63,7 @@ describe("Transport: exchanging messages", () => {
     await waitFor(() => b!.received.length === 2 && b!.apps.length === 2, "messages and app frames delivered");
     expect(b!.apps.map(([from, bytes]) => [from, [...bytes]])).toEqual([["a", [7, 8, 9]], ["a", []]]);
     expect(a!.transport.sendApp("b", new Uint8Array(a!.transport.limits.frameBytesMax))).toBe(false);
-    a!.transport.setFaults({ partitionedFrom: ["b"] });
+    a!.transport.setFaults({ partitionedFrom: new Set(["b"]) });
     expect(a!.transport.sendApp("b", new Uint8Array([1]))).toBe(true); // lost in the "network"
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(b!.apps.length).toBe(2);

@@ -67,6 +67,12 @@ export const EVENTS_RETAINED_MAX = 100_000;
 export const EVENTS_PAGE_MAX = 10_000;
 /** Largest peer or client address in a membership change's context, in UTF-8 bytes. */
 export const MEMBER_ADDRESS_BYTES_MAX = 1 * KiB;
+/**
+ * SQLite's page cache per kv database (PRAGMA cache_size). It holds the B-tree's inner pages
+ * and the pages one apply batch dirties; the rest is read back from the kernel's page cache.
+ * better-sqlite3's own default (16 MiB) stays resident once a node holds that much data.
+ */
+export const KV_PAGE_CACHE_BYTES_DEFAULT = 2 * MiB;
 
 // ---------------------------------------------------------------------------------------
 // sim: the deterministic cluster simulator (src/sim)
@@ -274,6 +280,8 @@ export const WAL_PENDING_BYTES_MAX = 256 * MiB;
 export const WAL_BATCH_BUFFER_BYTES_INITIAL = 256 * KiB;
 /** Batch buffers up to this capacity are kept for reuse after their write; larger ones are dropped. */
 export const WAL_BATCH_BUFFER_RETAINED_BYTES_MAX = 4 * MiB;
+/** Batches up to this size are written (into the page cache) on the event loop, ~50 µs at most; larger ones in the thread pool (a 4 MiB write took 7 ms: too long to block). */
+export const WAL_INLINE_WRITE_BYTES_MAX = 64 * KiB;
 /** Recovery: most bytes checksummed while looking for a valid record after a bad one (torn tail or corruption?); past it the WAL refuses to open rather than guess. */
 export const WAL_RESYNC_SCAN_BYTES_MAX = 256 * MiB;
 /** Longest vote (a node id) in a hard-state record, in UTF-8 bytes (the format stores a u16 length). */
