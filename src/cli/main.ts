@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 /** The `flotilla` executable (package.json bin): binds run() to this process. */
+import { applyHeapTuning, planHeapTuning } from "./heap-tuning.js";
 import { run } from "./run.js";
 import type { Io } from "./io.js";
+
+// A node runs for a long time: its heap is bounded before anything big is loaded (heap-tuning.ts).
+if (process.argv[2] === "start") applyHeapTuning(planHeapTuning(process.execArgv, process.env.NODE_OPTIONS));
 
 /** The first SIGINT/SIGTERM asks for a clean stop; a second one exits at once. */
 function waitForStop(): Promise<string> {

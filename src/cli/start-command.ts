@@ -2,6 +2,7 @@
 import path from "node:path";
 import type { NodeTuning, StartNodeOptions } from "../server/start.js";
 import { parseHostPort } from "../server/address.js";
+import { heapTuningServing } from "./heap-tuning.js";
 import { EXIT_FAILED, EXIT_OK, integerOption, parse, positionals, stringOption, UsageError, type Io, type Parsed } from "./io.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -108,6 +109,7 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
     io.stderr.write(`flotilla start: ${oneLine((error as Error).message)}\n`);
     return EXIT_FAILED;
   }
+  heapTuningServing();
   const signal = await stop;
   const log = logger.child({ node: plan.node.id });
   log.info({ signal }, "stopping");

@@ -5,7 +5,7 @@ import type { Entry, EntryType } from "../raft/types.js";
 import { InvariantError } from "../util/assert.js";
 import { Rng } from "../util/rng.js";
 import { IDEMPOTENCY_RESULT_BYTES_MAX } from "../util/limits.js";
-import { KvStore, MEMORY_PATH } from "./index.js";
+import { KvInputError, KvStore, MEMORY_PATH } from "./index.js";
 import { bytes, EntryLog, tempDir, text } from "./testing/entries.js";
 
 describe("applied index and batches", () => {
@@ -156,6 +156,33 @@ describe("restart: the applied index is stored with the data", () => {
     full.applyBatch([new EntryLog().put("a", "1")]);
     expect(full.durableAppliedIndex()).toBe(1);
     full.close();
+  });
+
+  test("a page cache much smaller than a batch loses nothing: spilled batches commit, a spilled rollback leaves no trace", () => {
+    const file = path.join(dir.dir, "small-cache.db");
+    const log = new EntryLog();
+    const value = "v".repeat(200);
+    const keyOf = (i: number): string => `key/${String(i).padStart(6, "0")}`;
+    const store = KvStore.open({ path: file, pageCacheBytes: 64 * 1024 });
+    for (let batch = 0; batch < 4; batch++) {
+      store.applyBatch(Array.from({ length: 500 }, (_, i) => log.put(keyOf(batch * 500 + i), `${batch}:${value}`)));
+    }
+    const spilled = Array.from({ length: 500 }, (_, i) => log.put(keyOf(i), `rolled back:${value}`));
+    expect(() => store.applyBatch([...spilled, log.raw(bytes("garbage"))])).toThrow(InvariantError);
+    store.close();
+
+    const reopened = KvStore.open({ path: file });
+    expect(reopened.appliedIndex()).toBe(2_000);
+    const kvs = reopened.range("", { limit: 10_000 }).kvs;
+    expect(kvs.map((kv) => kv.key)).toEqual(Array.from({ length: 2_000 }, (_, i) => keyOf(i)));
+    expect(kvs.every((kv, i) => text(kv.value) === `${Math.floor(i / 500)}:${value}`)).toBe(true);
+    reopened.close();
+  });
+
+  test("a page cache size that is not a positive integer is a typed error", () => {
+    for (const pageCacheBytes of [0, -1, 1.5]) {
+      expect(() => KvStore.open({ path: path.join(dir.dir, "never.db"), pageCacheBytes })).toThrow(KvInputError);
+    }
   });
 
   test("a file that is not a kv database is refused with a typed error", async () => {

@@ -18,9 +18,10 @@
  * cluster id.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createRequire } from "node:module";
 import { isIPv4 } from "node:net";
 import os from "node:os";
-import makeMdns from "multicast-dns";
+import type makeMdns from "multicast-dns";
 import type { Logger } from "pino";
 import {
   DISCOVERY_ANSWER_INTERVAL_MS_MIN,
@@ -195,6 +196,14 @@ export interface DiscoveryOptions {
 }
 
 /**
+ * multicast-dns (and its DNS packet codec) is loaded by the first Discovery, not with this
+ * module: most nodes start with --bootstrap or --join and never need it.
+ */
+function loadMulticastDns(): typeof makeMdns {
+  return createRequire(import.meta.url)("multicast-dns") as typeof makeMdns;
+}
+
+/**
  * One mDNS socket: answers queries for the cluster's service name with this node's record for
  * as long as it is open, and, while `find` runs, asks every DISCOVERY_QUERY_INTERVAL_MS.
  */
@@ -221,7 +230,7 @@ export class Discovery {
     this.#log = options.logger.child({ component: "discovery", cluster: options.clusterName });
     encodeRecord(options.clusterName, options.self, options.joinToken); // fails now on fields too long to announce
     const networkInterface = multicastInterfaceFor(hostOf(options.self.peer));
-    this.#mdns = makeMdns({
+    this.#mdns = loadMulticastDns()({
       ...(options.port === undefined ? {} : { port: options.port }),
       // On the interface the peers reach us on: a host without a default route (a private
       // network) has no route for multicast otherwise. Bound to any address, since a socket

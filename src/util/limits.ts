@@ -228,6 +228,19 @@ export const CLIENT_RESPONSE_BYTES_MAX = 64 * MiB;
 export const DEV_NODES_MAX = 9;
 /** Time `flotilla dev` gives its nodes to stop after SIGTERM before it kills them. */
 export const DEV_STOP_GRACE_MS = 10_000;
+/**
+ * V8 heap bounds of a `flotilla start` process (src/cli/heap-tuning.ts; an operator's own
+ * node flag wins). The young generation's two semi-spaces stop growing at this size each:
+ * V8's default (16 MiB) keeps 32 MiB resident under load for scavenges that are only a
+ * little cheaper. A power of two, since V8 grows a semi-space by doubling it.
+ */
+export const START_SEMI_SPACE_BYTES_MAX = 8 * MiB;
+/**
+ * After a full collection the old generation may grow by this much before the next one
+ * (V8's --heap-growing-percent). V8's own factor reaches 4× on a small, fast-to-collect heap:
+ * a leader under load kept ~55 MiB committed for ~20 MiB live.
+ */
+export const START_OLD_SPACE_GROWTH_PERCENT = 50;
 
 // ---------------------------------------------------------------------------------------
 // torture: fault runs against real processes (src/torture, `flotilla torture`)
@@ -359,3 +372,5 @@ assert(DISCOVERY_RECORD_TTL_MS >= 4 * DISCOVERY_QUERY_INTERVAL_MS, "a live node 
 assert(DISCOVERY_ANSWER_INTERVAL_MS_MIN < DISCOVERY_QUERY_INTERVAL_MS, "every round of queries gets an answer");
 assert(DISCOVERY_SETTLE_MS >= 2 * DISCOVERY_QUERY_INTERVAL_MS, "the founders wait for a few rounds of answers before they bootstrap");
 assert(DISCOVERY_CLUSTER_NAME_LENGTH_MAX + "_flotilla-".length <= 63, "the service label fits one DNS label");
+assert(START_SEMI_SPACE_BYTES_MAX >= 1 * MiB && Number.isInteger(Math.log2(START_SEMI_SPACE_BYTES_MAX / MiB)), "V8 grows a semi-space from 1 MiB by doubling it");
+assert(KV_PAGE_CACHE_BYTES_DEFAULT >= 64 * KiB, "SQLite's page cache holds at least the B-tree's inner pages and one batch's dirty pages");
