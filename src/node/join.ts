@@ -4,8 +4,9 @@
  * Plain HTTP against api.md, so this layer needs nothing from the client or server code.
  */
 import type { Logger } from "pino";
-import { NODE_JOIN_TIMEOUT_MS } from "../util/limits.js";
+import { NODE_JOIN_TIMEOUT_MS, NODE_PEER_HTTP_RESPONSE_BYTES_MAX as JOIN_RESPONSE_BYTES_MAX } from "../util/limits.js";
 import { NodeError } from "./api.js";
+import { httpCall } from "./http-call.js";
 
 export interface JoinRequest {
   readonly endpoints: readonly string[];
@@ -128,17 +129,16 @@ function membersOf(answer: unknown): MemberJson[] {
   return list.filter((member): member is MemberJson => typeof member?.id === "string" && typeof member?.peer === "string");
 }
 
-async function call(url: string, init: RequestInit): Promise<unknown> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(JOIN_ATTEMPT_TIMEOUT_MS) });
-  const text = await response.text();
+async function call(url: string, init: { method: "GET" | "POST"; body?: string; headers?: Record<string, string> }): Promise<unknown> {
+  const { status, text } = await httpCall(url, { ...init, timeoutMs: JOIN_ATTEMPT_TIMEOUT_MS, responseBytesMax: JOIN_RESPONSE_BYTES_MAX });
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new Error(`answered ${response.status} with a body that is not JSON`);
+    throw new Error(`answered ${status} with a body that is not JSON`);
   }
-  const problem = `answered ${response.status}: ${(body as { error?: string }).error ?? text}`;
-  if (response.status === 403) throw new RefusedError(problem);
-  if (!response.ok) throw new Error(problem);
+  const problem = `answered ${status}: ${(body as { error?: string }).error ?? text}`;
+  if (status === 403) throw new RefusedError(problem);
+  if (status < 200 || status > 299) throw new Error(problem);
   return body;
 }

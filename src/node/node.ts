@@ -32,6 +32,7 @@ import {
   ELECTION_TIMEOUT_TICKS_DEFAULT,
   NODE_CHORES_INTERVAL_MS,
   NODE_PENDING_READS_MAX,
+  NODE_PEER_HTTP_RESPONSE_BYTES_MAX,
   NODE_PENDING_WRITES_MAX,
   NODE_PROMOTE_LAG_ENTRIES_MAX,
   NODE_PROPOSE_ATTEMPTS_MAX,
@@ -55,6 +56,7 @@ import {
 import { bootstrapClusterId, randomClusterId, readIdentity, writeIdentity } from "./identity.js";
 import { joinCluster, joinHeaders, memberPeers, type JoinRequest } from "./join.js";
 import { decodeForwardFrame, encodeForwardFrame, ForwardProtocolError, type ForwardFrame } from "./forwarding.js";
+import { httpCall } from "./http-call.js";
 import { DataDirLock } from "./lock.js";
 import { NodeMetrics } from "./metrics.js";
 import { PendingReads, PendingWrites } from "./waiters.js";
@@ -1002,14 +1004,14 @@ export class FlotillaNode implements RunningNode {
     const leaderUrl = members.find((m) => m.id === this.#soft.leader)?.client;
     if (!self || !leaderUrl || (self.peer === this.#peerAddress && self.client === this.clientUrl)) return;
     const body = JSON.stringify({ id: this.id, peer: this.#peerAddress, client: this.clientUrl, learner: !self.voter });
-    const response = await fetch(`${leaderUrl}/v1/members`, {
+    const response = await httpCall(`${leaderUrl}/v1/members`, {
       method: "POST",
       body,
       headers: joinHeaders(this.#options.joinToken),
-      signal: AbortSignal.timeout(this.#requestTimeoutMs),
+      timeoutMs: this.#requestTimeoutMs,
+      responseBytesMax: NODE_PEER_HTTP_RESPONSE_BYTES_MAX,
     });
-    await response.arrayBuffer();
-    if (response.ok) this.#log.info({ leader: this.#soft.leader }, "recorded this node's addresses with the leader");
+    if (response.status >= 200 && response.status <= 299) this.#log.info({ leader: this.#soft.leader }, "recorded this node's addresses with the leader");
     else if (response.status === 403) this.#log.warn({ leader: this.#soft.leader }, "the leader refused this node's join token: give every node the same --join-token");
   }
 

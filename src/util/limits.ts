@@ -171,6 +171,8 @@ export const NODE_PROMOTE_LAG_ENTRIES_MAX = 100;
 export const NODE_CHORES_INTERVAL_MS = 1_000;
 /** Time a joining node keeps asking its join endpoints before it gives up. */
 export const NODE_JOIN_TIMEOUT_MS = 60_000;
+/** Largest answer a node reads from another node's HTTP API when joining or registering (a member list). */
+export const NODE_PEER_HTTP_RESPONSE_BYTES_MAX = 4 * MiB;
 /** Times a write is proposed again after leadership moved under it (a hand-off) before it is answered 503. */
 export const NODE_PROPOSE_ATTEMPTS_MAX = 3;
 /** Longest join token (--join-token) a node accepts. */
