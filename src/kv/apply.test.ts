@@ -1,5 +1,6 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
 import type { Entry, EntryType } from "../raft/types.js";
 import { InvariantError } from "../util/assert.js";
@@ -274,5 +275,62 @@ describe("idempotency keys", () => {
     expect(single.some((r, i) => i >= 5 && !r.replayed)).toBe(true);
     oneBatch.close();
     manyBatches.close();
+  });
+});
+
+describe("deferred commits (deferredCommitEntriesMax)", () => {
+  /** What a crash right now would leave: the applied index another connection reads from the file. */
+  function appliedOnDisk(file: string): number {
+    const reader = new Database(file, { readonly: true });
+    try {
+      return (reader.prepare("SELECT applied_index FROM meta").get() as { applied_index: number }).applied_index;
+    } finally {
+      reader.close();
+    }
+  }
+
+  test("reads see every applied batch at once; the file holds them after the entry limit or commitApplied", () => {
+    const { dir, cleanup } = tempDir();
+    const file = path.join(dir, "state.db");
+    const store = KvStore.open({ path: file, deferredCommitEntriesMax: 3 });
+    try {
+      const log = new EntryLog();
+      store.applyBatch([log.put("a", "1")]);
+      store.applyBatch([log.put("b", "2")]);
+      expect(text(store.get("b")!.value)).toBe("2");
+      expect(store.appliedIndex()).toBe(2);
+      expect(appliedOnDisk(file)).toBe(0); // a crash now: the node applies 1 and 2 again from its log
+      store.applyBatch([log.put("c", "3")]);
+      expect(appliedOnDisk(file)).toBe(3); // the third entry reached the limit
+      store.applyBatch([log.put("d", "4")]);
+      expect(appliedOnDisk(file)).toBe(3);
+      store.commitApplied();
+      expect(appliedOnDisk(file)).toBe(4);
+      store.applyBatch([log.put("e", "5")]);
+      const image = store.snapshot(); // a snapshot commits first: its image is what was applied
+      expect(image.meta.index).toBe(5);
+      expect(appliedOnDisk(file)).toBe(5);
+    } finally {
+      store.close();
+      cleanup();
+    }
+  });
+
+  test("a failed batch rolls back alone; the batches before it stay applied", () => {
+    const { dir, cleanup } = tempDir();
+    const store = KvStore.open({ path: path.join(dir, "state.db"), deferredCommitEntriesMax: 100 });
+    try {
+      const log = new EntryLog();
+      store.applyBatch([log.put("a", "1")]);
+      const bad = { ...log.put("b", "2"), data: new Uint8Array([0xc1]) };
+      expect(() => store.applyBatch([bad])).toThrow(InvariantError);
+      expect(store.appliedIndex()).toBe(1);
+      expect(store.get("b")).toBeNull();
+      store.commitApplied();
+      expect(text(store.get("a")!.value)).toBe("1");
+    } finally {
+      store.close();
+      cleanup();
+    }
   });
 });

@@ -30,6 +30,7 @@ import { Rng } from "../util/rng.js";
 import { assert } from "../util/assert.js";
 import {
   ELECTION_TIMEOUT_TICKS_DEFAULT,
+  KV_DEFERRED_COMMIT_ENTRIES_MAX,
   NODE_CHORES_INTERVAL_MS,
   NODE_PENDING_READS_MAX,
   NODE_PEER_HTTP_RESPONSE_BYTES_MAX,
@@ -187,7 +188,7 @@ export class FlotillaNode implements RunningNode {
     if (opened.report.tornTail !== undefined) {
       this.#log.warn({ report: opened.report }, "recovered the write-ahead log: cut a torn record at its end");
     }
-    this.#kv = KvStore.open({ path: path.join(dataDir, "state.db") });
+    this.#kv = KvStore.open({ path: path.join(dataDir, "state.db"), deferredCommitEntriesMax: KV_DEFERRED_COMMIT_ENTRIES_MAX });
 
     const fresh = this.#memory.lastIndex() === 0 && this.#memory.hardState().term === 0;
     const identity = readIdentity(dataDir);
@@ -355,6 +356,7 @@ export class FlotillaNode implements RunningNode {
 
   #tick(): void {
     if (this.#closed) return;
+    this.#kv.commitApplied(); // what was applied since the last tick reaches SQLite's own log
     this.#raft.tick();
     const now = Date.now();
     this.#writes.expire(now);

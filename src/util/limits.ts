@@ -73,6 +73,12 @@ export const MEMBER_ADDRESS_BYTES_MAX = 1 * KiB;
  * better-sqlite3's own default (16 MiB) stays resident once a node holds that much data.
  */
 export const KV_PAGE_CACHE_BYTES_DEFAULT = 2 * MiB;
+/**
+ * A node's state machine commits its SQLite transaction after this many applied entries, or
+ * on every tick, whichever comes first (etcd commits its backend every 100 ms or 10,000
+ * entries). Bounds the work a crash makes the node apply again from its log.
+ */
+export const KV_DEFERRED_COMMIT_ENTRIES_MAX = 1000;
 
 // ---------------------------------------------------------------------------------------
 // sim: the deterministic cluster simulator (src/sim)
