@@ -387,7 +387,11 @@ export class FlotillaNode implements RunningNode {
 
   async #handleReady(ready: Ready): Promise<void> {
     if (ready.softState) this.#onSoftState(ready.softState);
-    this.#transport.send(ready.messages as Message[]);
+    // Entries to write: replicate them first, while this node writes them (thesis 10.2.1). A
+    // Ready that only commits: apply first, so the answers to its writes leave before the
+    // messages (commit notices, heartbeats) that would otherwise be written to the sockets first.
+    const sendFirst = ready.entries.length > 0 || ready.snapshot !== undefined || ready.committedEntries.length === 0;
+    if (sendFirst) this.#transport.send(ready.messages as Message[]);
     if (ready.snapshot) {
       await this.#wal.saveSnapshot(ready.snapshot);
       this.#memory.applySnapshot(ready.snapshot);
@@ -400,6 +404,7 @@ export class FlotillaNode implements RunningNode {
     this.#transport.send(ready.messagesAfterPersist as Message[]);
     if (ready.snapshot) this.#installSnapshot(ready);
     if (ready.committedEntries.length > 0) this.#apply(ready.committedEntries);
+    if (!sendFirst) this.#transport.send(ready.messages as Message[]);
     for (const state of ready.readStates) this.#reads.confirm(state.context, state.index, this.#kv.appliedIndex());
     this.#raft.advance();
     this.#reads.applied(this.#kv.appliedIndex());
