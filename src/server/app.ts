@@ -58,10 +58,13 @@ export function createHttpServer(node: NodeApi, options: HttpServerOptions = {})
 
   acceptAnyBody(app, bodyBytesMax);
   refuseWhileClosing(app);
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     const seconds = reply.elapsedTime / 1000;
     context.metrics.observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, seconds);
-    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, "request");
+    if (request.log.level === "debug" || request.log.level === "trace") {
+      request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, "request");
+    }
+    done();
   });
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const failure = error.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? tooLarge("body_too_large", `the request body is larger than the ${bodyBytesMax} bytes this server accepts`) : error;
@@ -95,11 +98,14 @@ export function originalContentType(request: FastifyRequest): string | undefined
 function acceptAnyBody(app: FastifyInstance, bodyBytesMax: number): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: bodyBytesMax }, (_request, body, done) => done(null, body));
-  app.addHook("onRequest", async (request) => {
+  // Hooks on every request take a callback, not an async function: no promise per request.
+  app.addHook("onRequest", (request, _reply, done) => {
     const contentType = request.raw.headers["content-type"];
-    if (contentType === undefined) return;
-    originalContentTypes.set(request.raw, contentType);
-    request.raw.headers["content-type"] = "application/octet-stream";
+    if (contentType !== undefined) {
+      originalContentTypes.set(request.raw, contentType);
+      request.raw.headers["content-type"] = "application/octet-stream";
+    }
+    done();
   });
 }
 
@@ -118,10 +124,10 @@ function refuseWhileClosing(app: FastifyInstance): void {
     sweeper.unref();
   });
   app.addHook("onClose", async () => clearInterval(sweeper));
-  app.addHook("onRequest", async (_request, reply) => {
-    if (!closing) return;
+  app.addHook("onRequest", (_request, reply, done) => {
+    if (!closing) return done();
     reply.header("connection", "close");
-    throw new HttpError(503, "shutting_down", "this node is shutting down: try another node");
+    done(new HttpError(503, "shutting_down", "this node is shutting down: try another node"));
   });
 }
 

@@ -10,7 +10,11 @@ const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/** Distinct (method, route, status) series whose bound children are kept (routes × statuses is small). */
+const SERIES_CACHED_MAX = 1024;
+
 export class HttpMetrics {
+  readonly #series = new Map<string, { requests: { inc(): void }; latency: { observe(value: number): void } }>();
   readonly #registry = new Registry();
   readonly #requests: Counter<"method" | "route" | "status">;
   readonly #latency: Histogram<"method" | "route" | "status">;
@@ -33,9 +37,16 @@ export class HttpMetrics {
 
   /** `route` is the route pattern (e.g. /v1/kv/*), never the raw path: label values stay few. */
   observe(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.#requests.inc(labels);
-    this.#latency.observe(labels, seconds);
+    const key = `${method} ${route} ${status}`;
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      // prom-client hashes a label object on every call; the bound children are looked up once.
+      const labels = { method, route, status: String(status) };
+      series = { requests: this.#requests.labels(labels), latency: this.#latency.labels(labels) };
+      if (this.#series.size < SERIES_CACHED_MAX) this.#series.set(key, series);
+    }
+    series.requests.inc();
+    series.latency.observe(seconds);
   }
 
   async text(): Promise<string> {

@@ -26,7 +26,8 @@ export function writeOptions(context: RouteContext, request: FastifyRequest): Wr
   return idempotencyKey === undefined ? base : { ...base, idempotencyKey };
 }
 
-/** `fields` without its undefined members (a command carries only what was given). */
+/** `fields` without its undefined members (a command carries only what was given), removed in place: callers pass a fresh literal. */
 export function definedFields<T extends Record<string, unknown>>(fields: T): T {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
+  for (const name in fields) if (fields[name] === undefined) delete fields[name];
+  return fields;
 }
