@@ -1,6 +1,7 @@
 /**
  * Apply throughput of KvStore (README "Durability"): puts of 100-byte values, batches of 1 and
- * of 100 entries, in memory and on disk with synchronous=NORMAL and FULL.
+ * of 8 and of 100 entries, in memory and on disk with synchronous=NORMAL (committing every batch
+ * or every 1000 entries, as a node does) and FULL.
  * Run: npx vitest bench --run src/kv/testing/apply-rate.bench.ts
  * (hz is batches per second: multiply by the batch size for applies per second.)
  */
@@ -31,10 +32,11 @@ function target(options: KvStoreOptions, batchSize: number): () => void {
   };
 }
 
-for (const batchSize of [1, 100]) {
+for (const batchSize of [1, 8, 100]) {
   describe(`batches of ${batchSize} put(s)`, () => {
     bench("memory", target({ path: MEMORY_PATH }, batchSize), { time: 2000 });
     bench("file, synchronous=NORMAL", target({ path: path.join(directory, `normal-${batchSize}.db`), synchronous: "normal" }, batchSize), { time: 2000 });
+    bench("file, synchronous=NORMAL, commit every 1000 entries (the node's setting)", target({ path: path.join(directory, `deferred-${batchSize}.db`), deferredCommitEntriesMax: 1000 }, batchSize), { time: 2000 });
     bench("file, synchronous=FULL", target({ path: path.join(directory, `full-${batchSize}.db`), synchronous: "full" }, batchSize), { time: 2000 });
   });
 }
