@@ -21,6 +21,7 @@ import {
   type MemoryStorage,
   type Message,
   type Ready,
+  type Snapshot,
   type SoftState,
 } from "../raft/index.js";
 import { openStorage, type Wal } from "../storage/index.js";
@@ -141,7 +142,8 @@ export class FlotillaNode implements RunningNode {
   #requestSeq = 0;
   /** The last snapshot this node installed from the leader: entries up to it were not applied one by one. */
   #installedSnapshotIndex = 0;
-  #snapshotInProgress = false;
+  /** The snapshot being saved in the background (#maybeSnapshot), if any. */
+  #snapshotSaving: Promise<void> | undefined;
   #lock: DataDirLock | undefined;
   #choresRunning = false;
   #membersCache: readonly Member[] | undefined;
@@ -334,6 +336,7 @@ export class FlotillaNode implements RunningNode {
     this.#reads.failAll(error);
     await this.#transport?.close();
     await this.#loopRunning;
+    await this.#snapshotSaving;
     await this.#wal?.close();
     this.#kv?.close();
     this.#lock?.release();
@@ -408,7 +411,7 @@ export class FlotillaNode implements RunningNode {
     for (const state of ready.readStates) this.#reads.confirm(state.context, state.index, this.#kv.appliedIndex());
     this.#raft.advance();
     this.#reads.applied(this.#kv.appliedIndex());
-    await this.#maybeSnapshot();
+    this.#maybeSnapshot();
   }
 
   #installSnapshot(ready: Ready): void {
@@ -454,25 +457,33 @@ export class FlotillaNode implements RunningNode {
     });
   }
 
-  async #maybeSnapshot(): Promise<void> {
+  /**
+   * Every snapshotEntries applied entries: the state machine's image becomes the log's
+   * snapshot at once (in memory: the core may send it), and is saved and the log compacted in
+   * the background. The loop does not wait for the file and its fsyncs: replication and
+   * commits go on meanwhile (awaiting it here stalled every write for the whole save).
+   */
+  #maybeSnapshot(): void {
     const applied = this.#kv.appliedIndex();
-    if (this.#snapshotInProgress || applied - this.#memory.snapshot().meta.index < this.#snapshotEntries) return;
-    this.#snapshotInProgress = true;
-    try {
-      const image = this.#kv.snapshot();
-      assert(image.meta.index === applied, "the state machine's snapshot is at its applied index");
-      const snapshot = this.#memory.createSnapshot(image.meta.index, image.meta.confState, image.data);
-      await this.#wal.saveSnapshot(snapshot);
-      const compactTo = snapshot.meta.index - this.#snapshotCatchupEntries;
-      if (compactTo >= this.#memory.firstIndex()) {
-        this.#memory.compact(compactTo);
-        await this.#wal.compact(compactTo);
-      }
-      this.#metrics.snapshotsTaken.inc();
-      this.#log.info({ index: snapshot.meta.index, bytes: snapshot.data.byteLength }, "took a snapshot and compacted the log");
-    } finally {
-      this.#snapshotInProgress = false;
+    if (this.#snapshotSaving !== undefined || applied - this.#memory.snapshot().meta.index < this.#snapshotEntries) return;
+    const image = this.#kv.snapshot();
+    assert(image.meta.index === applied, "the state machine's snapshot is at its applied index");
+    const snapshot = this.#memory.createSnapshot(image.meta.index, image.meta.confState, image.data);
+    this.#snapshotSaving = this.#saveSnapshot(snapshot)
+      .catch((error: unknown) => this.#die(error as Error))
+      .finally(() => (this.#snapshotSaving = undefined));
+  }
+
+  async #saveSnapshot(snapshot: Snapshot): Promise<void> {
+    await this.#wal.saveSnapshot(snapshot);
+    // Compacted only once the snapshot is durable: the entries it replaces stay until then.
+    const compactTo = snapshot.meta.index - this.#snapshotCatchupEntries;
+    if (compactTo >= this.#memory.firstIndex()) {
+      this.#memory.compact(compactTo);
+      await this.#wal.compact(compactTo);
     }
+    this.#metrics.snapshotsTaken.inc();
+    this.#log.info({ index: snapshot.meta.index, bytes: snapshot.data.byteLength }, "took a snapshot and compacted the log");
   }
 
   /** The membership with addresses, cached: it is read on hot paths (forwarding) and changes rarely. */
