@@ -18,6 +18,7 @@ import {
   IDEMPOTENCY_RESULT_BYTES_MAX,
   IDEMPOTENCY_WINDOW_INDEXES,
   KV_PAGE_CACHE_BYTES_DEFAULT,
+  KV_WAL_AUTOCHECKPOINT_PAGES,
   RANGE_KVS_MAX,
 } from "../util/limits.js";
 import { decodeCommand, type Command } from "./command.js";
@@ -463,6 +464,7 @@ export class KvStore {
       // Negative: a size in KiB. better-sqlite3 builds SQLite with a 16 MiB default, which a
       // node filled with data keeps resident as a second copy of what the kernel caches.
       db.pragma(`cache_size = -${Math.ceil(this.#pageCacheBytes / 1024)}`);
+      db.pragma(`wal_autocheckpoint = ${KV_WAL_AUTOCHECKPOINT_PAGES}`);
     }
     this.#statements = prepareStatements(db);
     this.#applyInTransaction = db.transaction((entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined) => this.#applyEntries(entries, onConfChange));
