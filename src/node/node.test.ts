@@ -64,4 +64,25 @@ describe("node", () => {
     // Without forwarding, a follower names the leader instead.
     await expect(follower.write({ type: "put", payload: { key: "k", value: encoder.encode("x") } }, { forward: false })).rejects.toMatchObject({ code: "not_leader" });
   });
+
+  it("answers a follower's writes while leadership moves: refused by the old leader, forwarded again to the new one", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
+    const nodes = await cluster(3, dir);
+    const leader = await leaderOf(nodes);
+    const [writer, target] = nodes.filter((n) => n !== leader) as [RunningNode, RunningNode];
+    await writer.write({ type: "put", payload: { key: "k", value: encoder.encode("0") } });
+    // Writes keep arriving at the follower while the leader hands over to the other follower.
+    const writes: Promise<unknown>[] = [];
+    const moving = leader.transferLeadership(target.id);
+    for (let i = 1; i <= 40; i++) {
+      writes.push(writer.write({ type: "put", payload: { key: "k", value: encoder.encode(String(i)) } }));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(await moving).toEqual({ leader: target.id });
+    const outcomes = await Promise.allSettled(writes);
+    expect(outcomes.filter((o) => o.status === "rejected").map((o) => (o as PromiseRejectedResult).reason.message)).toEqual([]);
+    const versions = outcomes.map((o) => (o as PromiseFulfilledResult<{ version: number }>).value.version);
+    expect(new Set(versions).size).toBe(40); // each applied exactly once
+    expect((await target.get("k")).kv!.version).toBe(41);
+  });
 });

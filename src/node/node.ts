@@ -609,7 +609,11 @@ export class FlotillaNode implements RunningNode {
     const { requestId } = frame;
     const answer = (reply: ForwardFrame): void => void this.#transport.sendApp(peer, encodeForwardFrame(reply));
     const refuse = (error: unknown): void => {
-      if (error instanceof NodeError) return answer({ kind: "refused", requestId, code: error.code, message: error.message });
+      if (error instanceof NodeError) {
+        // Not leading any more (whether or not a successor is known yet): the follower tries the next leader.
+        const moved = this.#soft.leader !== this.id && (error.code === "not_leader" || error.code === "no_leader");
+        return answer({ kind: "refused", requestId, code: moved ? "not_leader" : error.code, message: error.message });
+      }
       if (error instanceof MalformedCommandError || error instanceof ForwardProtocolError) {
         this.#log.warn({ peer, err: error.message }, "refused an invalid forwarded write");
         return answer({ kind: "refused", requestId, code: "bad_request", message: error.message });
