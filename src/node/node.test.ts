@@ -61,6 +61,12 @@ describe("node", () => {
     expect(Buffer.from((await follower.get("k", { consistency: "stale" })).kv!.value).toString()).toBe("v2");
     expect(Buffer.from((await leader.get("k")).kv!.value).toString()).toBe("v2");
     expect(await follower.metrics()).toMatch(/flotilla_forwarded_writes_total\S* 1/);
+    // Every node timed its WAL appends and its apply batches.
+    for (const node of nodes) {
+      const text = await node.metrics();
+      expect(Number(/flotilla_wal_append_duration_seconds_count\S* (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
+      expect(Number(/flotilla_apply_duration_seconds_count\S* (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
+    }
     // Without forwarding, a follower names the leader instead.
     await expect(follower.write({ type: "put", payload: { key: "k", value: encoder.encode("x") } }, { forward: false })).rejects.toMatchObject({ code: "not_leader" });
   });

@@ -400,13 +400,19 @@ export class FlotillaNode implements RunningNode {
       this.#memory.applySnapshot(ready.snapshot);
     }
     if (ready.entries.length > 0 || (ready.hardState && ready.mustSync)) {
+      const started = performance.now();
       await this.#wal.append(ready.entries, ready.hardState ?? this.#memory.hardState());
+      this.#metrics.walAppendSeconds.observe((performance.now() - started) / 1000);
     }
     this.#memory.append(ready.entries);
     if (ready.hardState) this.#memory.setHardState(ready.hardState);
     this.#transport.send(ready.messagesAfterPersist as Message[]);
     if (ready.snapshot) this.#installSnapshot(ready);
-    if (ready.committedEntries.length > 0) this.#apply(ready.committedEntries);
+    if (ready.committedEntries.length > 0) {
+      const started = performance.now();
+      this.#apply(ready.committedEntries);
+      this.#metrics.applySeconds.observe((performance.now() - started) / 1000);
+    }
     if (!sendFirst) this.#transport.send(ready.messages as Message[]);
     for (const state of ready.readStates) this.#reads.confirm(state.context, state.index, this.#kv.appliedIndex());
     this.#raft.advance();
