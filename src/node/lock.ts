@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { NodeError } from "./api.js";
+import { isProcessAlive } from "../util/process.js";
 
 const LOCK_FILE = "LOCK";
 
@@ -32,7 +33,7 @@ export class DataDirLock {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
       const owner = Number.parseInt(fs.readFileSync(this.#file, "utf8"), 10);
-      if (Number.isSafeInteger(owner) && owner !== process.pid && isAlive(owner)) {
+      if (Number.isSafeInteger(owner) && owner !== process.pid && isProcessAlive(owner)) {
         throw new NodeError("conflict", `the data directory ${path.dirname(this.#file)} is in use by process ${owner}`);
       }
       fs.rmSync(this.#file, { force: true }); // stale: its owner is gone
@@ -47,11 +48,3 @@ export class DataDirLock {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

@@ -117,26 +117,23 @@ export class PendingWrites {
     }
   }
 
+  /** Swept on every tick: no copy of the maps (deleting while iterating a Map is safe). */
   expire(now: number): void {
-    for (const pending of this.#all()) {
-      if (pending.deadline > now) continue;
+    const expire = (pending: PendingWrite): void => {
+      if (pending.deadline > now) return;
       this.#forget(pending);
       pending.reject(new NodeError("unknown_outcome", "the write was not applied within the deadline; it may or may not be applied later"));
-    }
+    };
+    for (const pending of this.#byIndex.values()) expire(pending);
+    for (const pending of this.#forwarded.values()) expire(pending); // a bound one is seen twice: harmless
   }
 
   failAll(error: NodeError): void {
-    for (const pending of this.#all()) pending.reject(error);
+    for (const pending of this.#byIndex.values()) pending.reject(error);
+    for (const pending of this.#forwarded.values()) if (pending.index === undefined) pending.reject(error);
     this.#byIndex.clear();
     this.#forwarded.clear();
     this.#size = 0;
-  }
-
-  /** Every pending write once (a bound forwarded write is in both maps). */
-  #all(): PendingWrite[] {
-    const all = [...this.#byIndex.values()];
-    for (const pending of this.#forwarded.values()) if (pending.index === undefined) all.push(pending);
-    return all;
   }
 
   #forget(pending: PendingWrite): void {

@@ -18,6 +18,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { linkKey, parseLinkKey, type Network, type NetworkState, type SlotAddress } from "./network.js";
+import { isProcessAlive } from "../util/process.js";
 
 const NAMESPACE_PREFIX = "flotilla-t";
 const VETH_PREFIX = "vflotilla";
@@ -184,22 +185,13 @@ function takeLock(): string {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const owner = Number(readFileOrEmpty(lockPath).trim());
-      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isProcessAlive(owner)) {
         throw new NetnsError(`another torture run (pid ${owner}) is using the network namespaces (${lockPath})`);
       }
       fs.rmSync(lockPath, { force: true });
     }
   }
   throw new NetnsError(`could not take the lock ${lockPath}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function readFileOrEmpty(file: string): string {

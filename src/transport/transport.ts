@@ -15,6 +15,7 @@ import { Faults, type FaultConfig } from "./faults.js";
 import { InboundConnection, type InboundHost } from "./inbound.js";
 import type { TransportLogger } from "./logger.js";
 import { PeerLink, type PeerStats } from "./peer-link.js";
+import type { Outbound } from "./peer-queue.js";
 import { estimateMessageBytes, isNetworkMessageType } from "./wire.js";
 
 export interface TransportOptions {
@@ -61,6 +62,15 @@ export interface TransportStats {
 }
 
 const UNKNOWN_PEERS_LOGGED_MAX = 1024;
+/** Frame header and queue bookkeeping counted with an app frame's payload against the queue's byte bound. */
+const APP_FRAME_OVERHEAD_BYTES = 16;
+
+/** Queues one item once, or twice when the fault hook duplicates it; false if anything was dropped to stay in bounds. */
+function enqueueCopies(link: PeerLink, item: Outbound, bytes: number, copies: number, readyAtMs: number): boolean {
+  let kept = link.enqueue(item, bytes, readyAtMs);
+  if (copies === 2) kept = link.enqueue(item, bytes, readyAtMs) && kept;
+  return kept;
+}
 
 export class Transport {
   readonly nodeId: NodeId;
@@ -199,10 +209,7 @@ export class Transport {
         link.sendSnapshot(message);
         continue;
       }
-      const bytes = estimateMessageBytes(message);
-      let kept = link.enqueue(message, bytes, readyAtMs);
-      if (copies === 2) kept = link.enqueue(message, bytes, readyAtMs) && kept;
-      if (!kept) (overflowed ??= new Set()).add(link);
+      if (!enqueueCopies(link, message, estimateMessageBytes(message), copies, readyAtMs)) (overflowed ??= new Set()).add(link);
       this.#dirty.add(link);
     }
     if (overflowed !== null) for (const link of overflowed) this.#ctx.unreachable(link.id);
@@ -226,10 +233,7 @@ export class Transport {
       return true; // lost "in the network": the sender must not learn it from the return value
     }
     const readyAtMs = faults !== null && faults.delayMs > 0 ? performance.now() + faults.delayMs : 0;
-    const item = { appPayload: payload };
-    let kept = link.enqueue(item, payload.byteLength + 16, readyAtMs);
-    if (copies === 2) kept = link.enqueue(item, payload.byteLength + 16, readyAtMs) && kept;
-    if (!kept) this.#ctx.unreachable(to);
+    if (!enqueueCopies(link, { appPayload: payload }, payload.byteLength + APP_FRAME_OVERHEAD_BYTES, copies, readyAtMs)) this.#ctx.unreachable(to);
     this.#dirty.add(link);
     // After the current I/O phase rather than at the end of this task: app frames come one per
     // client request, and all the requests read in one phase then leave in one write per peer.
