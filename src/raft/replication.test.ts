@@ -18,6 +18,22 @@ describe("log replication", () => {
     expect(allApplied(cluster, ["a", "b", "c"])).toEqual([["x", "y", "z"], ["x", "y", "z"], ["x", "y", "z"]]);
   });
 
+  it("sends the proposals made between two Readies in one append per follower, with a handful of acknowledgements, not one per proposal", () => {
+    const cluster = new TestCluster(["a", "b", "c"]);
+    const leader = cluster.electLeader();
+    const appendsBefore = cluster.sentOfType(MessageType.Append).length;
+    const acksBefore = cluster.sentOfType(MessageType.AppendResponse).length;
+    for (let i = 0; i < 20; i++) cluster.raft(leader).propose(new TextEncoder().encode(`v${i}`));
+    cluster.process(leader);
+    const appends = cluster.sentOfType(MessageType.Append).slice(appendsBefore);
+    expect(appends.map((m) => [m.to, m.entries?.length])).toEqual(
+      ["a", "b", "c"].filter((id) => id !== leader).map((id) => [id, 20]),
+    );
+    cluster.settle();
+    expect(cluster.sentOfType(MessageType.AppendResponse).length - acksBefore).toBeLessThanOrEqual(4); // an ack of the entries and of the commit notice, per follower
+    for (const id of ["a", "b", "c"]) expect(cluster.appliedTexts(id)).toHaveLength(20);
+  });
+
   it("an old leader that rejoins loses its uncommitted entries and takes the new leader's", () => {
     const cluster = new TestCluster(["a", "b", "c"]);
     cluster.campaign("a");

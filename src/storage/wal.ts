@@ -12,6 +12,7 @@ import { closeSync, fdatasync, openSync, write, writeSync } from "node:fs";
 import { mkdir, readdir, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { assert } from "../util/assert.js";
+import { afterPromiseChains } from "../util/microtasks.js";
 import {
   WAL_BATCH_BUFFER_BYTES_INITIAL,
   WAL_BATCH_BUFFER_RETAINED_BYTES_MAX,
@@ -157,16 +158,6 @@ function datasync(fd: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     fdatasync(fd, (error) => (error === null ? resolve() : reject(error)));
   });
-}
-
-/**
- * Resolves once every promise chain running now, and all it sets off, has settled, still
- * within this turn of the event loop: a nextTick queued from a microtask runs only after the
- * whole microtask queue has drained. Appenders woken by a durable batch thus join the next one,
- * without the wait for another turn of the event loop (with its I/O) that setImmediate costs.
- */
-function afterPromiseChains(): Promise<void> {
-  return new Promise<void>((resolve) => queueMicrotask(() => process.nextTick(resolve)));
 }
 
 /** Creates `dir` if needed, durably: every directory that gained an entry is fsync'd. */

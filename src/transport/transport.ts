@@ -217,6 +217,16 @@ export class Transport {
   }
 
   /**
+   * Writes everything queued so far now, rather than at the end of the current task: for
+   * messages that must not wait behind the caller's next piece of synchronous work (a
+   * follower's append acknowledgement ahead of its apply).
+   */
+  flush(): void {
+    if (this.#closed || this.#dirty.size === 0) return;
+    this.#flush();
+  }
+
+  /**
    * Queues an app frame (the node's own protocol, e.g. a forwarded write) for `to`, in order
    * with the Raft messages sent to it. Returns false, sending nothing, when the peer is unknown,
    * not connected right now, or the payload exceeds the frame limit: the caller then knows for
