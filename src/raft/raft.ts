@@ -54,6 +54,12 @@ const SNAPSHOT_STALL_ELECTION_TIMEOUTS = 5;
 
 /** Marks a vote request sent on the leader's behalf (TimeoutNow): it may cut a lease short. */
 const TRANSFER_CONTEXT = "transfer";
+/**
+ * Marks an append that only carries the commit index to a follower known to hold every entry
+ * before it: the follower applies and does not answer, for the answer would tell the leader
+ * nothing. A node that does not know the mark answers as usual.
+ */
+const COMMIT_NOTICE_CONTEXT = "commit-notice";
 
 interface ReadRequest {
   readonly context: string;
@@ -695,7 +701,8 @@ export class RaftNode {
     const entries = prevTerm === undefined ? undefined : this.#log.entriesFrom(pr.next, this.#config.appendBytesMax);
     if (prevTerm === undefined || entries === undefined) return this.#sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.#send(makeMessage({ type: MessageType.Append, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.#log.committed }));
+    const notice = entries.length === 0 && pr.state === ProgressState.Replicate && pr.match === prevIndex;
+    this.#send(makeMessage({ type: MessageType.Append, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.#log.committed, ...(notice ? { context: COMMIT_NOTICE_CONTEXT } : {}) }));
     pr.sentEntries(prevIndex + entries.length, entries.length, entriesBytes(entries));
     return true;
   }
@@ -890,6 +897,7 @@ export class RaftNode {
     }
     const lastNewIndex = this.#log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNewIndex !== undefined) {
+      if (m.context === COMMIT_NOTICE_CONTEXT && m.entries.length === 0) return;
       this.#send(makeMessage({ type: MessageType.AppendResponse, to: m.from, index: lastNewIndex }));
       return;
     }
