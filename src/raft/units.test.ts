@@ -4,7 +4,7 @@ import { ConfChangeDecodeError, applyChange, decodeConfChange, encodeConfChange 
 import { Inflights, Progress } from "./progress.js";
 import { RaftNode } from "./raft.js";
 import { MemoryStorage } from "./log-storage.js";
-import { ConfChangeType, ProgressState, type ConfState } from "./types.js";
+import { ConfChangeType, EntryType, ProgressState, type ConfState } from "./types.js";
 
 describe("in-flight window", () => {
   it("is full by count or by bytes, and frees acknowledged appends", () => {
@@ -24,6 +24,23 @@ describe("in-flight window", () => {
       inflights.add(7, 1);
       inflights.add(7, 1);
     }).toThrow(/must grow/);
+  });
+});
+
+describe("memory storage", () => {
+  const entry = (index: number, term: number) => ({ index, term, type: EntryType.Normal, data: new Uint8Array([index]) });
+
+  it("appends, and replaces the entries from the first new index on", () => {
+    const storage = new MemoryStorage();
+    storage.append([entry(1, 1), entry(2, 1), entry(3, 1)]);
+    storage.append([entry(4, 1)]);
+    storage.append([entry(3, 2), entry(4, 2)]); // a new leader's entries overwrite 3 and 4
+    expect(storage.allEntries().map((e) => `${e.index}/${e.term}`)).toEqual(["1/1", "2/1", "3/2", "4/2"]);
+    storage.createSnapshot(2, { voters: ["a"], learners: [] }, new Uint8Array());
+    storage.compact(2);
+    storage.append([entry(4, 3), entry(5, 3)]);
+    expect([storage.firstIndex(), storage.lastIndex(), storage.term(3), storage.term(4), storage.term(2)]).toEqual([3, 5, 2, 3, 1]);
+    expect(() => storage.append([entry(7, 3)])).toThrow(/gap/);
   });
 });
 
