@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { assert } from "../util/assert.js";
 import { BENCH_CLUSTER_READY_TIMEOUT_MS, BENCH_DRAIN_TIMEOUT_MS, BENCH_GENERATORS_MAX } from "../util/limits.js";
 import type { GeneratorResult, GeneratorSpec } from "./generator.js";
-import type { FromGenerator, ToGenerator } from "./generator-process.js";
+import type { FromGenerator, HelperMode, ToGenerator } from "./generator-process.js";
 import { Histogram } from "./histogram.js";
 
 const PROCESS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), "generator-process.js");
@@ -157,8 +157,13 @@ export function mergeResults(results: readonly GeneratorResult[]): MergedResult 
 }
 
 /** A helper server in its own process (echo-server or trivial-server); resolves with its port. */
-export async function startHelperServer(mode: "echo-server" | "trivial-server"): Promise<{ port: number; close(): void }> {
-  const child = fork(PROCESS_PATH, [mode], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+export function startHelperServer(mode: "echo-server" | "trivial-server"): Promise<{ port: number; close(): void }> {
+  return startHelper(mode, []);
+}
+
+/** A helper process of generator-process.js that listens on a port; resolves with it. */
+export async function startHelper(mode: HelperMode, args: readonly string[]): Promise<{ port: number; close(): void }> {
+  const child = fork(PROCESS_PATH, [mode, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once("message", (message: FromGenerator) => (message.type === "listening" ? resolve(message.port) : reject(new Error(`${mode}: unexpected ${message.type}`))));
     child.once("exit", (code) => reject(new Error(`${mode} exited (code ${code}) before listening`)));

@@ -2,13 +2,15 @@
  * The machine's own limits, measured before the systems: how many fdatasyncs per second the
  * data disk does, the loopback round trip between two processes, and how many requests per
  * second the load generator itself can issue. From the first two follows the ceiling for one
- * client writing one key at a time through a leader that replicates to a follower.
+ * client writing one key at a time through a leader that replicates to a follower; the floor
+ * is also measured, as a bare replicated write between real processes (replication-floor.ts).
  */
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { GeneratorPool, startHelperServer } from "./generator-pool.js";
+import { measureReplicationFloor, type ReplicationFloor } from "./replication-floor.js";
 
 export interface MachineLimits {
   readonly cpus: number;
@@ -22,6 +24,8 @@ export interface MachineLimits {
   readonly loopbackRtt: { readonly medianMs: number; readonly meanMs: number; readonly roundTrips: number };
   readonly generator: { readonly connections: number; readonly opsPerSecond: number; readonly cpuPercent: number; readonly opsPerCpuSecond: number };
   readonly singleWriteCeiling: { readonly latencyMs: number; readonly opsPerSecond: number; readonly reasoning: string };
+  /** One client's write through three processes doing only the I/O a replicated write needs. */
+  readonly replicationFloor: ReplicationFloor;
 }
 
 const FSYNC_BLOCK_BYTES = 4096;
@@ -31,6 +35,7 @@ export async function measureMachine(folder: string, seconds: number, generatorC
   const fdatasync = measureFdatasync(folder, seconds);
   const loopbackRtt = await measureLoopbackRtt(seconds);
   const generator = await measureGeneratorCeiling(seconds, generatorConnections);
+  const replicationFloor = await measureReplicationFloor(folder, seconds);
   const latencyMs = 2 * loopbackRtt.medianMs + fdatasync.meanMs;
   return {
     cpus: os.cpus().length,
@@ -48,6 +53,7 @@ export async function measureMachine(folder: string, seconds: number, generatorC
       reasoning:
         "one write = client→leader round trip + leader→follower round trip + one fdatasync (the leader's and the follower's in parallel), with no CPU time at all",
     },
+    replicationFloor,
   };
 }
 

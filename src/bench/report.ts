@@ -128,6 +128,10 @@ export function formatReport(report: BenchReport): string {
     `  load generator: ${fixed(m.generator.opsPerSecond, 0)} req/s against a trivial HTTP server (${m.generator.connections} connections, generator at ${m.generator.cpuPercent.toFixed(0)}% of a core: ~${fixed(m.generator.opsPerCpuSecond, 0)} req per CPU second)`,
   );
   out.push(`  ceiling for one client writing: ${latency(m.singleWriteCeiling.latencyMs)} ms a write = ${fixed(m.singleWriteCeiling.opsPerSecond, 0)} writes/s (${m.singleWriteCeiling.reasoning})`);
+  const floor = m.replicationFloor;
+  out.push(
+    `  measured floor for one client writing: ${latency(floor.medianMs)} ms median, ${latency(floor.p99Ms)} ms p99 (${floor.writes} writes through three processes that only forward, append and fdatasync: no HTTP, no Raft, no state machine)`,
+  );
   out.push(`settings: ${report.settings.warmupSeconds} s warm-up + ${report.settings.durationSeconds} s per workload, ${report.settings.keys.toLocaleString("en-US")} keys, ${report.settings.generators} generator process(es), connections to ${TARGET_WORDS[report.settings.target] ?? report.settings.target}`);
   for (const system of report.systems) {
     out.push("", `${system.system} ${system.version} (leader at start: ${system.leader}; * marks the leader's CPU; every member took writes ${system.writableAfterReadyMs.toFixed(0)} ms after ready)`);
