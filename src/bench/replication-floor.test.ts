@@ -2,9 +2,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type * as ReplicationFloor from "./replication-floor.js";
 
 // The probe forks dist/bench/generator-process.js, which `npm test` builds before the tests.
-const { measureReplicationFloor } = (await import(path.resolve(import.meta.dirname, "../../dist/bench/replication-floor.js"))) as typeof import("./replication-floor.js");
+const { measureReplicationFloor } = (await import(path.resolve(import.meta.dirname, "../../dist/bench/replication-floor.js"))) as typeof ReplicationFloor;
 
 const folder = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-floor-test-"));
 afterAll(() => fs.rmSync(folder, { recursive: true, force: true }));
