@@ -69,6 +69,18 @@ describe("Transport: exchanging messages", () => {
     expect(b!.apps.length).toBe(2);
   });
 
+  it("flush() writes what is queued at once, not at the end of the task", async () => {
+    const [a, b] = await startCluster(["a", "b"]);
+    await waitFor(() => a!.transport.stats().peers["b"]!.connected, "a connected to b");
+    a!.transport.send([heartbeat("a", "b", 1)]);
+    expect(a!.transport.stats().peers["b"]!.sent).toBe(0); // queued: it leaves at the end of this task
+    a!.transport.flush();
+    expect(a!.transport.stats().peers["b"]!.sent).toBe(1); // written, before this task ends
+    await waitFor(() => b!.received.length === 1, "the flushed message delivered");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(b!.received.length).toBe(1); // the end-of-task flush found nothing left to send
+  });
+
   it("keeps the order of a burst sent over several calls", async () => {
     const [a, b] = await startCluster(["a", "b"]);
     const burst = Array.from({ length: 3000 }, (_, i) => heartbeat("a", "b", i));
