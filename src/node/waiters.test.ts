@@ -3,6 +3,11 @@ import { describe, expect, it } from "vitest";
 import { NodeError } from "./api.js";
 import { PendingReads, PendingWrites } from "./waiters.js";
 
+/** A write this follower forwarded: settles when `writes` settles or refuses `requestId`. */
+function forwarded(writes: PendingWrites, requestId: string): Promise<unknown> {
+  return new Promise((resolve, reject) => writes.addForwarded(requestId, { resolve, reject, deadline: Date.now() + 60_000 }));
+}
+
 describe("pending linearizable reads", () => {
   it("never reuse a read context across restarts, so a late answer to an earlier life is ignored", async () => {
     const before = new PendingReads(10, randomUUID());
@@ -44,7 +49,7 @@ describe("pending writes forwarded to the leader", () => {
 
   it("settles by request id when the entry applies, even before the leader's answer", async () => {
     const writes = new PendingWrites(10);
-    const done = new Promise((resolve, reject) => writes.addForwarded("n2.a.1", { resolve, reject, deadline: Date.now() + 60_000 }));
+    const done = forwarded(writes, "n2.a.1");
     writes.settle(5, 2, "n2.a.1", () => put);
     await expect(done).resolves.toEqual(put);
     writes.bind("n2.a.1", 5, 2, 5, 0); // the late answer changes nothing
@@ -53,7 +58,7 @@ describe("pending writes forwarded to the leader", () => {
 
   it("is certainly not applied when another entry applies at the position the leader gave it", async () => {
     const writes = new PendingWrites(10);
-    const done = new Promise((resolve, reject) => writes.addForwarded("n2.a.1", { resolve, reject, deadline: Date.now() + 60_000 }));
+    const done = forwarded(writes, "n2.a.1");
     writes.bind("n2.a.1", 5, 2, 3, 0);
     expect(await settled(done)).toBe("pending");
     writes.settle(5, 3, "n3.b.9", () => put);
@@ -63,15 +68,15 @@ describe("pending writes forwarded to the leader", () => {
 
   it("is unknown when its position was covered by a snapshot this node installed", async () => {
     const writes = new PendingWrites(10);
-    const done = new Promise((resolve, reject) => writes.addForwarded("n2.a.1", { resolve, reject, deadline: Date.now() + 60_000 }));
+    const done = forwarded(writes, "n2.a.1");
     writes.bind("n2.a.1", 5, 2, 9, 9);
     expect(await settled(done)).toBe("unknown_outcome");
   });
 
   it("rejects with the leader's refusal and counts every write once", async () => {
     const writes = new PendingWrites(2);
-    const refused = new Promise((resolve, reject) => writes.addForwarded("n2.a.1", { resolve, reject, deadline: Date.now() + 60_000 }));
-    const bound = new Promise((resolve, reject) => writes.addForwarded("n2.a.2", { resolve, reject, deadline: Date.now() + 60_000 }));
+    const refused = forwarded(writes, "n2.a.1");
+    const bound = forwarded(writes, "n2.a.2");
     writes.bind("n2.a.2", 6, 2, 3, 0);
     expect(writes.hasRoom()).toBe(false);
     writes.refuse("n2.a.1", new NodeError("overloaded", "full"));
