@@ -60,7 +60,7 @@ export async function measureReplicationFloor(folder: string, seconds: number): 
 
 /** Appends records to a fresh file in `dir`, each made durable before its callback. */
 function openLog(dir: string): (record: Buffer) => Promise<void> {
-  const fd = fs.openSync(fs.mkdtempSync(path.join(dir, "log-")) + "/log", "w");
+  const fd = fs.openSync(path.join(fs.mkdtempSync(path.join(dir, "log-")), "log"), "w");
   let position = 0;
   return (record) => {
     fs.writeSync(fd, record, 0, record.length, position);
