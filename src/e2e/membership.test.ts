@@ -1,7 +1,8 @@
 /**
  * Membership with real `flotilla start` processes, through the public API only: growing and
  * shrinking under writes (history checked linearizable, no acknowledged write lost), removing
- * the leader, replacing a dead node, a restart that rejoins, the join token, a leader's hand-off
+ * the leader, replacing a dead node, a restart that rejoins, a lagging node led by a member it
+ * never heard of, the join token, a leader's hand-off
  * on SIGTERM, and discovery by cluster name over mDNS between network namespaces.
  */
 import { execFile } from "node:child_process";
@@ -161,6 +162,21 @@ describe("membership changes with real processes", () => {
     await cluster.client(["n1"]).put("after-move", "2");
     await waitUntil(async () => (await cluster!.client(["n4"]).find("after-move", { consistency: "stale" }))?.text === "2", "n4 replicates at its new address");
     expect((await members(["n2"])).filter((m) => m.id === "n4")).toHaveLength(1);
+  });
+
+  it("a node that was down while a member joined catches up once that member leads: it learns the address from the others", async () => {
+    cluster = await ProcessCluster.start(3, { extraArgs: ["--log-level", "info"] });
+    await cluster.stop("n3", "SIGKILL");
+    await join("n4", "n1");
+    await cluster.client(["n1"]).transferLeader("n4");
+    await waitUntil(async () => (await cluster!.client(["n1"]).status()).leader === "n4", "n4 leads");
+    await cluster.client(["n4"]).put("after-join", "1");
+    // n3's log and state machine know n1 and n2 only: without n4's address it could not answer
+    // n4's appends, and n4 could never bring it up to the change that adds n4.
+    cluster.launch("n3");
+    await waitUntil(async () => (await cluster!.client(["n3"]).find("after-join", { consistency: "stale" }))?.text === "1", "n3 catches up", 30_000);
+    expect(cluster.node("n3").output).toMatch(/"peer":"n4".*learned the address of a member added while this node lagged/);
+    expect(cluster.node("n3").output).not.toMatch(/"level":(50|60)/);
   });
 
   it("with a join token, a node without it or with another one is refused, and a node with it joins", async () => {

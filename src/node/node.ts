@@ -38,6 +38,7 @@ import {
   NODE_PEER_HTTP_RESPONSE_BYTES_MAX,
   NODE_PENDING_WRITES_MAX,
   NODE_PROMOTE_LAG_ENTRIES_MAX,
+  NODE_PEER_LOOKUP_INTERVAL_MS,
   NODE_PROPOSE_ATTEMPTS_MAX,
   NODE_REQUEST_TIMEOUT_MS_DEFAULT,
   NODE_SNAPSHOT_CATCHUP_ENTRIES,
@@ -143,6 +144,9 @@ export class FlotillaNode implements RunningNode {
   #requestSeq = 0;
   /** The last snapshot this node installed from the leader: entries up to it were not applied one by one. */
   #installedSnapshotIndex = 0;
+  /** Peers whose address came from another member's list, not (yet) from this node's state machine. */
+  readonly #learnedPeers = new Set<string>();
+  #peerLookupAt = 0;
   /** The snapshot being saved in the background (#maybeSnapshot), if any. */
   #snapshotSaving: Promise<void> | undefined;
   #lock: DataDirLock | undefined;
@@ -238,6 +242,7 @@ export class FlotillaNode implements RunningNode {
       onUnreachable: (peer) => {
         this.#raft.reportUnreachable(peer);
         this.#scheduleLoop();
+        if (!this.#transport.peers().has(peer)) this.#lookUpPeers();
       },
       onSnapshotSent: (peer, ok) => {
         this.#raft.reportSnapshot(peer, ok);
@@ -543,9 +548,43 @@ export class FlotillaNode implements RunningNode {
     for (const member of members) {
       if (member.id === this.id || !member.peer) continue;
       known.add(member.id);
+      this.#learnedPeers.delete(member.id);
       this.#transport.addPeer(member.id, member.peer);
     }
-    for (const id of Object.keys(this.#transport.stats().peers)) if (!known.has(id)) this.#transport.removePeer(id);
+    for (const id of Object.keys(this.#transport.stats().peers)) if (!known.has(id) && !this.#learnedPeers.has(id)) this.#transport.removePeer(id);
+  }
+
+  /**
+   * A node that lagged behind a membership change cannot answer a member added meanwhile (it
+   * has no address for it) — and if that member now leads, the node cannot catch up to learn
+   * it from the log: its rejections of the leader's appends never arrive. So it asks the peers
+   * it knows for their member lists (over the peer connections: its state machine may hold no
+   * client address for them) and keeps the addresses it lacked until its own state machine
+   * lists them. At most one round per NODE_PEER_LOOKUP_INTERVAL_MS.
+   */
+  #lookUpPeers(): void {
+    const now = Date.now();
+    if (this.#closed || now - this.#peerLookupAt < NODE_PEER_LOOKUP_INTERVAL_MS) return;
+    this.#peerLookupAt = now;
+    const request = encodeForwardFrame({ kind: "peers?", requestId: `${this.id}.${this.#bootId}.peers` });
+    for (const peer of this.#transport.peers().keys()) this.#transport.sendApp(peer, request);
+  }
+
+  #answerPeerLookup(peer: string, requestId: string): void {
+    const peers = new Map<string, string>();
+    for (const member of this.#members()) if (member.peer) peers.set(member.id, member.peer);
+    if (!peers.has(this.id)) peers.set(this.id, this.#peerAddress);
+    this.#transport.sendApp(peer, encodeForwardFrame({ kind: "peers", requestId, peers }));
+  }
+
+  #learnPeers(from: string, peers: ReadonlyMap<string, string>): void {
+    const known = this.#transport.peers();
+    for (const [id, address] of peers) {
+      if (id === this.id || address === "" || known.has(id)) continue;
+      this.#learnedPeers.add(id);
+      this.#transport.addPeer(id, address);
+      this.#log.info({ peer: id, address, from }, "learned the address of a member added while this node lagged");
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -615,6 +654,12 @@ export class FlotillaNode implements RunningNode {
         return;
       case "refused":
         this.#writes.refuse(frame.requestId, new NodeError(frame.code, frame.message));
+        return;
+      case "peers?":
+        this.#answerPeerLookup(peer, frame.requestId);
+        return;
+      case "peers":
+        this.#learnPeers(peer, frame.peers);
         return;
     }
   }

@@ -183,6 +183,13 @@ export const NODE_PROMOTE_LAG_ENTRIES_MAX = 100;
 export const NODE_CHORES_INTERVAL_MS = 1_000;
 /** Time a joining node keeps asking its join endpoints before it gives up. */
 export const NODE_JOIN_TIMEOUT_MS = 60_000;
+/**
+ * A node asked to send to a peer it has no address for (a member added while it lagged) asks
+ * the peers it knows for their member lists at most this often.
+ */
+export const NODE_PEER_LOOKUP_INTERVAL_MS = 1_000;
+/** Most members in one answer to a peer lookup (a frame from a peer is bounded like any input). */
+export const PEERS_IN_LOOKUP_MAX = 1_024;
 /** Largest answer a node reads from another node's HTTP API when joining or registering (a member list). */
 export const NODE_PEER_HTTP_RESPONSE_BYTES_MAX = 4 * MiB;
 /** Times a write is proposed again after leadership moved under it (a hand-off) before it is answered 503. */
