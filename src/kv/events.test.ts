@@ -1,6 +1,12 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { CompactedError, KvInputError, KvStore, MEMORY_PATH } from "./index.js";
-import { bytes, EntryLog } from "./testing/entries.js";
+import { packEventRows, unpackEventRow } from "./events.js";
+import { APPLICATION_ID } from "./schema.js";
+import { bytes, EntryLog, tempDir } from "./testing/entries.js";
+import { InvariantError } from "../util/assert.js";
 import { EVENTS_PAGE_MAX } from "../util/limits.js";
 
 let store: KvStore;
@@ -120,3 +126,150 @@ describe("the retained window is bounded", () => {
     expect(store.eventsSince(13).events).toEqual([{ revision: 14, key: "next", kind: "put" }]);
   });
 });
+
+describe("events are stored packed, a batch at a time", () => {
+  beforeEach(() => {
+    // A window of 64,000 events: rows of up to 64 events, as with the default window.
+    store = KvStore.open({ path: MEMORY_PATH, retention: { eventsRetainedMax: 64_000 } });
+    log = new EntryLog();
+  });
+
+  test("a large batch reads back whole and in order, across many rows", () => {
+    store.applyBatch(Array.from({ length: 500 }, (_, i) => log.put(`k${i}`, "x")));
+    const all = store.eventsSince(0).events;
+    expect(all).toHaveLength(500);
+    expect(all.map((e) => e.revision)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(all[499]).toEqual({ revision: 500, key: "k499", kind: "put" });
+    expect(store.eventsSince(437).events.map((e) => e.revision)).toEqual(Array.from({ length: 63 }, (_, i) => i + 438));
+  });
+
+  test("a revision with more events than a row holds stays whole", () => {
+    store.applyBatch(Array.from({ length: 100 }, (_, i) => log.put(`d/${String(i).padStart(3, "0")}`, "x")));
+    store.applyBatch([log.put("before", "x"), log.delPrefix("d/"), log.put("after", "x")]);
+    const tail = store.eventsSince(100).events;
+    expect(tail).toHaveLength(102);
+    expect(tail[0]).toEqual({ revision: 101, key: "before", kind: "put" });
+    expect(tail.slice(1, 101).every((e) => e.revision === 102 && e.kind === "delete")).toBe(true);
+    expect(tail[101]).toEqual({ revision: 103, key: "after", kind: "put" });
+    expect(store.eventsSince(101, 10)).toMatchObject({ more: true, events: expect.arrayContaining([expect.objectContaining({ revision: 102 })]) });
+    expect(store.eventsSince(101, 10).events).toHaveLength(100);
+  });
+
+  test("trimming drops whole rows: the window stays within a row of its bound", () => {
+    for (let batch = 0; batch < 70; batch++) store.applyBatch(Array.from({ length: 1000 }, (_, i) => log.put(`k${i}`, "x")));
+    const compacted = store.eventsCompactedRevision();
+    expect(compacted).toBeGreaterThan(0);
+    const retained = store.revision() - compacted; // one event per revision here
+    expect(retained).toBeLessThanOrEqual(64_000);
+    expect(retained).toBeGreaterThan(64_000 - 64);
+    expect(() => store.eventsSince(compacted - 1)).toThrow(CompactedError);
+    expect(store.eventsSince(compacted, 1).events).toEqual([{ revision: compacted + 1, key: expect.any(String), kind: "put" }]);
+  });
+});
+
+describe("rows are checked when read", () => {
+  test("a damaged row is an invariant error naming its revision, not a silent gap", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = path.join(dir, "state.db");
+      store = KvStore.open({ path: file });
+      log = new EntryLog();
+      store.applyBatch([log.put("a", "1"), log.put("b", "2")]);
+      store.close();
+      const raw = new Database(file);
+      raw.prepare("UPDATE events SET data = ? WHERE last_revision = 2").run(Buffer.from([0x93, 0x01]));
+      raw.close();
+      store = KvStore.open({ path: file });
+      expect(() => store.eventsSince(0)).toThrow(InvariantError);
+      expect(() => store.eventsSince(0)).toThrow(/change-event row ending at revision 2 is damaged/);
+    } finally {
+      store.close();
+      cleanup();
+    }
+  });
+
+  test("packing and unpacking round-trip; rows never split a revision", () => {
+    const events = [1, 1, 1, 2, 3, 3].map((revision, i) => ({ revision, key: Buffer.from(`key${i}`), kind: i % 2 === 0 ? ("put" as const) : ("delete" as const) }));
+    const rows = packEventRows(events, 2);
+    expect(rows.map((row) => [row.lastRevision, row.count])).toEqual([
+      [1, 3],
+      [2, 1],
+      [3, 2],
+    ]);
+    expect(rows.flatMap(unpackEventRow)).toEqual(events.map((e) => ({ revision: e.revision, key: e.key.toString(), kind: e.kind })));
+    expect(() => unpackEventRow({ ...rows[0]!, count: 4 })).toThrow(/says 4 events but holds 3 revisions/);
+    expect(() => unpackEventRow({ ...rows[2]!, lastRevision: 4 })).toThrow(/last event is at revision 3/);
+  });
+});
+
+describe("a version 1 database (one row per event) is migrated when opened", () => {
+  test("its events, data and applied state survive; it is then version 2", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = path.join(dir, "state.db");
+      writeVersion1Database(file);
+      store = KvStore.open({ path: file });
+      expect(store.appliedIndex()).toBe(3);
+      expect(store.revision()).toBe(3);
+      expect(store.eventsCompactedRevision()).toBe(1);
+      expect(store.eventsSince(1).events).toEqual([
+        { revision: 2, key: "b", kind: "put" },
+        { revision: 3, key: "b", kind: "delete" },
+        { revision: 3, key: "c", kind: "delete" },
+      ]);
+      expect(store.get("a")?.version).toBe(1);
+      log = new EntryLog();
+      for (let i = 0; i < 3; i++) log.raw(new Uint8Array(0));
+      store.applyBatch([log.put("d", "4")]);
+      expect(store.eventsSince(3).events).toEqual([{ revision: 4, key: "d", kind: "put" }]);
+      store.close();
+      const raw = new Database(file, { readonly: true });
+      expect(raw.pragma("user_version", { simple: true })).toBe(2);
+      raw.close();
+    } finally {
+      store.close();
+      cleanup();
+    }
+  });
+});
+
+describe("a version 1 snapshot image (from a node not yet upgraded) is migrated when restored", () => {
+  test.each(["memory", "file"])("into a %s store", (mode) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const source = path.join(dir, "v1.db");
+      writeVersion1Database(source);
+      const image = fs.readFileSync(source);
+      store = KvStore.open({ path: mode === "memory" ? MEMORY_PATH : path.join(dir, "state.db") });
+      store.restore({ meta: { index: 3, term: 1, confState: { voters: [], learners: [] } }, data: image });
+      expect(store.appliedIndex()).toBe(3);
+      expect(store.eventsSince(1).events.map((e) => `${e.revision}:${e.kind}:${e.key}`)).toEqual(["2:put:b", "3:delete:b", "3:delete:c"]);
+    } finally {
+      store.close();
+      cleanup();
+    }
+  });
+});
+
+/** The version 1 schema, as Flotilla 0.1.0 wrote it, with a few applied writes. */
+function writeVersion1Database(file: string): void {
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.exec(`
+    CREATE TABLE meta (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), applied_index INTEGER NOT NULL, applied_term INTEGER NOT NULL,
+      revision INTEGER NOT NULL, events_compacted_revision INTEGER NOT NULL, idempotency_seq INTEGER NOT NULL, conf_state TEXT NOT NULL);
+    INSERT INTO meta VALUES (1, 3, 1, 3, 1, 0, '{"voters":[],"learners":[]}');
+    CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL, create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL,
+      version INTEGER NOT NULL, lease INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE members (id TEXT PRIMARY KEY, peer TEXT NOT NULL, client TEXT NOT NULL, auto_promote INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+    CREATE TABLE events (id INTEGER PRIMARY KEY, revision INTEGER NOT NULL, key BLOB NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('put', 'delete')));
+    CREATE INDEX events_by_revision ON events (revision);
+    CREATE TABLE idempotency (seq INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE, applied_index INTEGER NOT NULL, result BLOB NOT NULL);
+    CREATE INDEX idempotency_by_index ON idempotency (applied_index);
+    INSERT INTO kv VALUES (x'61', x'31', 1, 1, 1, 0);
+    INSERT INTO events (id, revision, key, kind) VALUES (2, 2, x'62', 'put'), (3, 3, x'62', 'delete'), (4, 3, x'63', 'delete');
+  `);
+  db.pragma(`application_id = ${APPLICATION_ID}`);
+  db.pragma("user_version = 1");
+  db.close();
+}

@@ -9,6 +9,7 @@
  */
 import type { CommandBody, Compare, DeletePayload, PutPayload, TxnOp, TxnPayload } from "./command.js";
 import type { CommandResult, KeyValue, RangeAnswer, TxnOpResult } from "./results.js";
+import type { PendingEvent } from "./events.js";
 import type { KvRow, Statements } from "./schema.js";
 import { keyBytes, keyFromBytes, prefixUpperBound } from "./keys.js";
 import { assert, unreachable } from "../util/assert.js";
@@ -19,12 +20,17 @@ interface WriteScope {
   readonly statements: Statements;
   readonly baseRevision: number;
   readonly writeRevision: number;
+  /** Where the command's change events go (the store writes a batch's events together). */
+  readonly events: PendingEvent[];
   changed: boolean;
 }
 
-/** Runs `body` and returns its result; `result.revision` is the store's revision afterwards. */
-export function executeCommand(statements: Statements, body: CommandBody, baseRevision: number): CommandResult {
-  const scope: WriteScope = { statements, baseRevision, writeRevision: baseRevision + 1, changed: false };
+/**
+ * Runs `body` and returns its result; `result.revision` is the store's revision afterwards.
+ * Its change events are appended to `events`, in order.
+ */
+export function executeCommand(statements: Statements, body: CommandBody, baseRevision: number, events: PendingEvent[]): CommandResult {
+  const scope: WriteScope = { statements, baseRevision, writeRevision: baseRevision + 1, events, changed: false };
   switch (body.type) {
     case "put":
       return executePut(scope, body.payload);
@@ -127,7 +133,7 @@ function writePut(scope: WriteScope, key: Buffer, value: Uint8Array, lease: numb
   const row = scope.statements.putKv.get(key, value, scope.writeRevision, scope.writeRevision, lease);
   assert(row !== undefined, "put returned no row");
   assert(row.version === 1 ? row.create_revision === scope.writeRevision : row.create_revision < scope.writeRevision, "createRevision follows version");
-  scope.statements.insertEvent.run(scope.writeRevision, key, "put");
+  scope.events.push({ revision: scope.writeRevision, key, kind: "put" });
   scope.changed = true;
   return { version: row.version };
 }
@@ -136,7 +142,7 @@ function deleteKey(scope: WriteScope, key: Buffer): number {
   const deleted = scope.statements.deleteKv.run(key).changes;
   assert(deleted === 0 || deleted === 1, "a key names at most one row");
   if (deleted === 1) {
-    scope.statements.insertEvent.run(scope.writeRevision, key, "delete");
+    scope.events.push({ revision: scope.writeRevision, key, kind: "delete" });
     scope.changed = true;
   }
   return deleted;
@@ -148,7 +154,7 @@ function deletePrefix(scope: WriteScope, prefix: Buffer): number {
   const rows = upper === undefined ? scope.statements.deleteKvFrom.all(prefix) : scope.statements.deleteKvBetween.all(prefix, upper);
   // RETURNING order is unspecified in SQLite; events must be in the same order on every replica.
   const keys = rows.map((row) => row.key).sort(Buffer.compare);
-  for (const key of keys) scope.statements.insertEvent.run(scope.writeRevision, key, "delete");
+  for (const key of keys) scope.events.push({ revision: scope.writeRevision, key, kind: "delete" });
   if (keys.length > 0) scope.changed = true;
   return keys.length;
 }

@@ -3,12 +3,22 @@
  * Keys are BLOBs (UTF-8 bytes) so ORDER BY key and range bounds are memcmp byte order.
  */
 import type Database from "better-sqlite3";
+import { EVENTS_PER_ROW_MAX } from "../util/limits.js";
 import { IncompatibleDatabaseError } from "./errors.js";
+import { packEventRows } from "./events.js";
 
 /** PRAGMA application_id of a Flotilla kv database ("Flot"), so foreign files are refused. */
 export const APPLICATION_ID = 0x466c6f74;
 /** PRAGMA user_version: bump with a migration when the schema changes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** The change-event window, packed rows of whole revisions (events.ts). */
+const EVENTS_TABLE_SQL = `
+CREATE TABLE events (
+  last_revision INTEGER PRIMARY KEY,
+  count INTEGER NOT NULL CHECK (count > 0),
+  data BLOB NOT NULL
+);`;
 
 const SCHEMA_SQL = `
 CREATE TABLE meta (
@@ -35,13 +45,7 @@ CREATE TABLE members (
   client TEXT NOT NULL,
   auto_promote INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
-CREATE TABLE events (
-  id INTEGER PRIMARY KEY,
-  revision INTEGER NOT NULL,
-  key BLOB NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('put', 'delete'))
-);
-CREATE INDEX events_by_revision ON events (revision);
+${EVENTS_TABLE_SQL}
 CREATE TABLE idempotency (
   seq INTEGER PRIMARY KEY,
   token TEXT NOT NULL UNIQUE,
@@ -65,8 +69,26 @@ export function ensureSchema(db: Database.Database, options: { create: boolean }
     return;
   }
   if (applicationId !== APPLICATION_ID) throw new IncompatibleDatabaseError(`not a Flotilla kv database (application_id ${applicationId})`);
-  const version = db.pragma("user_version", { simple: true }) as number;
+  let version = db.pragma("user_version", { simple: true }) as number;
+  if (version === 1) version = migrateFromVersion1(db);
   if (version !== SCHEMA_VERSION) throw new IncompatibleDatabaseError(`kv schema version ${version}, this build reads version ${SCHEMA_VERSION}`);
+}
+
+/**
+ * Version 1 kept one row per event (with an index on revision); version 2 packs a batch's
+ * events into rows. Databases and snapshot images from version 1 are rewritten in place, in
+ * one transaction, the events kept in order.
+ */
+function migrateFromVersion1(db: Database.Database): number {
+  db.transaction(() => {
+    const oldEvents = db.prepare<[], EventRow>("SELECT revision, key, kind FROM events ORDER BY id").all();
+    db.exec("DROP TABLE events");
+    db.exec(EVENTS_TABLE_SQL);
+    const insert = db.prepare<[number, number, Uint8Array]>("INSERT INTO events (last_revision, count, data) VALUES (?, ?, ?)");
+    for (const row of packEventRows(oldEvents, EVENTS_PER_ROW_MAX)) insert.run(row.lastRevision, row.count, row.data);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+  return SCHEMA_VERSION;
 }
 
 export interface MetaRow {
@@ -87,10 +109,17 @@ export interface KvRow {
   readonly lease: number;
 }
 
-export interface EventRow {
+/** A version 1 event row (the migration reads them). */
+interface EventRow {
   readonly revision: number;
   readonly key: Buffer;
   readonly kind: "put" | "delete";
+}
+
+export interface StoredEventRow {
+  readonly last_revision: number;
+  readonly count: number;
+  readonly data: Buffer;
 }
 
 export interface IdempotencyRow {
@@ -116,12 +145,11 @@ export interface Statements {
   readonly rangeFromBelow: Statement<[Buffer, Buffer], KvRow>;
   readonly rangeAfter: Statement<[Buffer], KvRow>;
   readonly rangeAfterBelow: Statement<[Buffer, Buffer], KvRow>;
-  readonly insertEvent: Statement<[number, Buffer, "put" | "delete"]>;
-  readonly eventIdBounds: Statement<[], { first: number | null; last: number | null }>;
-  readonly eventRevisionAt: Statement<[number], { revision: number }>;
-  readonly deleteEventsThrough: Statement<[number]>;
-  readonly eventsAfter: Statement<[number, number], EventRow>;
-  readonly eventsAt: Statement<[number], EventRow>;
+  readonly insertEventRow: Statement<[number, number, Uint8Array]>;
+  readonly countEvents: Statement<[], { n: number }>;
+  readonly oldestEventRow: Statement<[], { last_revision: number; count: number }>;
+  readonly deleteEventRow: Statement<[number]>;
+  readonly eventRowsAfter: Statement<[number], StoredEventRow>;
   readonly getIdempotency: Statement<[string], IdempotencyRow>;
   readonly insertIdempotency: Statement<[number, string, number, Uint8Array]>;
   readonly deleteIdempotencyToken: Statement<[string]>;
@@ -159,14 +187,11 @@ export function prepareStatements(db: Database.Database): Statements {
     rangeAfter: prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key > ? ORDER BY key`),
     rangeAfterBelow: prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key > ? AND key < ? ORDER BY key`),
 
-    insertEvent: prepare("INSERT INTO events (revision, key, kind) VALUES (?, ?, ?)"),
-    // Two subqueries: SQLite answers a lone min() or max() from the b-tree's edge, but
-    // min() and max() in one SELECT scan the whole table.
-    eventIdBounds: prepare("SELECT (SELECT min(id) FROM events) AS first, (SELECT max(id) FROM events) AS last"),
-    eventRevisionAt: prepare("SELECT revision FROM events WHERE id = ?"),
-    deleteEventsThrough: prepare("DELETE FROM events WHERE revision <= ?"),
-    eventsAfter: prepare("SELECT revision, key, kind FROM events WHERE revision > ? ORDER BY id LIMIT ?"),
-    eventsAt: prepare("SELECT revision, key, kind FROM events WHERE revision = ? ORDER BY id"),
+    insertEventRow: prepare("INSERT INTO events (last_revision, count, data) VALUES (?, ?, ?)"),
+    countEvents: prepare("SELECT coalesce(sum(count), 0) AS n FROM events"),
+    oldestEventRow: prepare("SELECT last_revision, count FROM events ORDER BY last_revision LIMIT 1"),
+    deleteEventRow: prepare("DELETE FROM events WHERE last_revision = ?"),
+    eventRowsAfter: prepare("SELECT last_revision, count, data FROM events WHERE last_revision > ? ORDER BY last_revision"),
 
     getIdempotency: prepare("SELECT seq, applied_index, result FROM idempotency WHERE token = ?"),
     insertIdempotency: prepare("INSERT INTO idempotency (seq, token, applied_index, result) VALUES (?, ?, ?, ?)"),

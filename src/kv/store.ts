@@ -13,6 +13,7 @@ import type { ConfChange, ConfState, Entry, Snapshot, SnapshotMeta } from "../ra
 import { assert, InvariantError } from "../util/assert.js";
 import {
   EVENTS_PAGE_MAX,
+  EVENTS_PER_ROW_MAX,
   EVENTS_RETAINED_MAX,
   IDEMPOTENCY_KEYS_MAX,
   IDEMPOTENCY_RESULT_BYTES_MAX,
@@ -23,8 +24,9 @@ import {
 } from "../util/limits.js";
 import { decodeCommand, type Command } from "./command.js";
 import { CompactedError, IncompatibleDatabaseError, InvalidSnapshotError, KvInputError, MalformedCommandError } from "./errors.js";
+import { packEventRows, unpackEventRow, type PendingEvent } from "./events.js";
 import { executeCommand, readKey, scanRange } from "./execute.js";
-import { keyBytes, keyFromBytes, keyProblem } from "./keys.js";
+import { keyBytes, keyProblem } from "./keys.js";
 import { decodeMemberContext, type Member, type MemberAddresses } from "./membership.js";
 import type { ApplyResult, ChangeEvent, CommandResult, EventsPage, KeyValue, RangeResult } from "./results.js";
 import { ensureSchema, prepareStatements, type MetaRow, type Statements } from "./schema.js";
@@ -91,6 +93,8 @@ interface AppliedState {
   term: number;
   revision: number;
   eventsCompactedRevision: number;
+  /** Events in the window (not stored: summed from the rows at open). */
+  eventsRetained: number;
   idempotencySeq: number;
   confState: ConfState;
 }
@@ -105,6 +109,8 @@ export class KvStore {
   readonly #deferredCommitEntriesMax: number;
   #uncommittedEntries = 0;
   readonly #retention: RetentionLimits;
+  /** Events per stored row: EVENTS_PER_ROW_MAX, or fewer for a test's small window. */
+  readonly #eventsPerRowMax: number;
   #db!: Database.Database;
   #statements!: Statements;
   #applyInTransaction!: (entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined) => { results: ApplyResult[]; state: AppliedState };
@@ -123,6 +129,7 @@ export class KvStore {
     }
     this.#retention = { ...DEFAULT_RETENTION, ...options.retention };
     assert(Object.values(this.#retention).every((limit) => Number.isSafeInteger(limit) && limit >= 1), "retention limits are positive integers");
+    this.#eventsPerRowMax = Math.max(1, Math.min(EVENTS_PER_ROW_MAX, Math.floor(this.#retention.eventsRetainedMax / 1000)));
   }
 
   static open(options: KvStoreOptions): KvStore {
@@ -198,19 +205,20 @@ export class KvStore {
   #applyEntries(entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined): { results: ApplyResult[]; state: AppliedState } {
     const state: AppliedState = { ...this.#state };
     const results: ApplyResult[] = [];
+    const events: PendingEvent[] = [];
     for (const entry of entries) {
       assert(entry.term >= state.term, () => `entry ${entry.index} has term ${entry.term}, below the applied term ${state.term}`);
-      results.push(this.#applyEntry(state, entry, onConfChange));
+      results.push(this.#applyEntry(state, entry, onConfChange, events));
       state.index = entry.index;
       state.term = entry.term;
     }
     this.#pruneIdempotency(state);
-    this.#pruneEvents(state);
+    this.#storeEvents(state, events);
     this.#statements.writeMeta.run(state.index, state.term, state.revision, state.eventsCompactedRevision, state.idempotencySeq, JSON.stringify(state.confState));
     return { results, state };
   }
 
-  #applyEntry(state: AppliedState, entry: Entry, onConfChange: ConfChangeHandler | undefined): ApplyResult {
+  #applyEntry(state: AppliedState, entry: Entry, onConfChange: ConfChangeHandler | undefined, events: PendingEvent[]): ApplyResult {
     const base = { index: entry.index, term: entry.term };
     switch (entry.type) {
       case EntryType.Normal: {
@@ -218,7 +226,7 @@ export class KvStore {
           // The empty entry a new leader appends to commit its term.
           return { ...base, requestId: null, result: { kind: "noop", revision: state.revision }, replayed: false };
         }
-        return this.#applyCommand(state, entry, decodeCommittedCommand(entry));
+        return this.#applyCommand(state, entry, decodeCommittedCommand(entry), events);
       }
       case EntryType.ConfChange: {
         assert(onConfChange !== undefined, () => `entry ${entry.index} is a membership change but applyBatch was given no onConfChange handler`);
@@ -232,14 +240,14 @@ export class KvStore {
     }
   }
 
-  #applyCommand(state: AppliedState, entry: Entry, command: Command): ApplyResult {
+  #applyCommand(state: AppliedState, entry: Entry, command: Command, events: PendingEvent[]): ApplyResult {
     const base = { index: entry.index, term: entry.term, requestId: command.requestId };
     const token = command.idempotencyKey;
     if (token !== undefined) {
       const first = this.#rememberedResult(state, token, entry.index);
       if (first !== undefined) return { ...base, result: first, replayed: true };
     }
-    const result = executeCommand(this.#statements, command, state.revision);
+    const result = executeCommand(this.#statements, command, state.revision, events);
     assert(result.revision === state.revision || result.revision === state.revision + 1, "a command advances the revision by at most one");
     state.revision = result.revision;
     if (token !== undefined) this.#remember(state, token, entry.index, result);
@@ -275,19 +283,23 @@ export class KvStore {
   }
 
   // -------------------------------------------------------------------------------------
-  // Change events: ids are contiguous (rows only ever leave from the oldest end), so the
-  // count is last - first + 1. Whole revisions are dropped, so a retained revision is complete.
+  // Change events: a batch's events are stored packed in rows (events.ts), the oldest rows
+  // dropped while the window holds more than eventsRetainedMax. A row holds whole revisions,
+  // so a retained revision is complete.
 
-  #pruneEvents(state: AppliedState): void {
-    const { first, last } = this.#statements.eventIdBounds.get()!;
-    if (first === null || last === null) return;
-    if (last - first + 1 <= this.#retention.eventsRetainedMax) return;
-    const newestDroppedId = last - this.#retention.eventsRetainedMax;
-    const row = this.#statements.eventRevisionAt.get(newestDroppedId);
-    assert(row !== undefined, () => `event ids are contiguous, yet id ${newestDroppedId} is missing`);
-    this.#statements.deleteEventsThrough.run(row.revision);
-    assert(row.revision > state.eventsCompactedRevision, "the events window only moves forward");
-    state.eventsCompactedRevision = row.revision;
+  #storeEvents(state: AppliedState, events: readonly PendingEvent[]): void {
+    for (const row of packEventRows(events, this.#eventsPerRowMax)) {
+      this.#statements.insertEventRow.run(row.lastRevision, row.count, row.data);
+      state.eventsRetained += row.count;
+    }
+    while (state.eventsRetained > this.#retention.eventsRetainedMax) {
+      const oldest = this.#statements.oldestEventRow.get();
+      assert(oldest !== undefined, () => `the events window counts ${state.eventsRetained} events but has no rows`);
+      this.#statements.deleteEventRow.run(oldest.last_revision);
+      assert(oldest.last_revision > state.eventsCompactedRevision, "the events window only moves forward");
+      state.eventsRetained -= oldest.count;
+      state.eventsCompactedRevision = oldest.last_revision;
+    }
   }
 
   /**
@@ -300,15 +312,32 @@ export class KvStore {
     expectCount(afterRevision, "afterRevision", 0, Number.MAX_SAFE_INTEGER);
     expectCount(limit, "limit", 1, EVENTS_PAGE_MAX);
     if (afterRevision < this.#state.eventsCompactedRevision) throw new CompactedError(afterRevision, this.#state.eventsCompactedRevision);
-    const rows = this.#statements.eventsAfter.all(afterRevision, limit + 1);
     const revision = this.#state.revision;
-    if (rows.length <= limit) return { events: rows.map(toChangeEvent), more: false, revision };
-    const splitRevision = rows[limit]!.revision;
-    const whole = rows.slice(0, limit).filter((row) => row.revision !== splitRevision);
-    if (whole.length > 0) return { events: whole.map(toChangeEvent), more: true, revision };
-    const oversized = this.#statements.eventsAt.all(splitRevision);
-    const more = this.#statements.eventsAfter.all(splitRevision, 1).length > 0;
-    return { events: oversized.map(toChangeEvent), more, revision };
+    const page: ChangeEvent[] = [];
+    for (const event of this.#eventsAfter(afterRevision)) {
+      if (page.length < limit) {
+        page.push(event);
+        continue;
+      }
+      const last = page.at(-1)!.revision;
+      if (page[0]!.revision === last) {
+        // One revision fills the page: it comes whole, alone.
+        if (event.revision === last) page.push(event);
+        else return { events: page, more: true, revision };
+        continue;
+      }
+      // The page ends on whole revisions: without its last one if that one goes on here.
+      return { events: event.revision === last ? page.filter((e) => e.revision !== last) : page, more: true, revision };
+    }
+    return { events: page, more: false, revision };
+  }
+
+  *#eventsAfter(afterRevision: number): Generator<ChangeEvent> {
+    for (const row of this.#statements.eventRowsAfter.iterate(afterRevision)) {
+      for (const event of unpackEventRow({ lastRevision: row.last_revision, count: row.count, data: row.data })) {
+        if (event.revision > afterRevision) yield event;
+      }
+    }
   }
 
   /** Events of revisions up to this one are gone; eventsSince(r) needs r ≥ this. */
@@ -498,6 +527,7 @@ function readAppliedState(statements: Statements): AppliedState {
     term: row.applied_term,
     revision: row.revision,
     eventsCompactedRevision: row.events_compacted_revision,
+    eventsRetained: statements.countEvents.get()!.n,
     idempotencySeq: row.idempotency_seq,
     confState: parseStoredConfState(row.conf_state),
   };
@@ -531,10 +561,6 @@ function decodeCommittedContext(entry: Entry, context: Uint8Array): MemberAddres
     if (!(error instanceof MalformedCommandError)) throw error;
     throw new InvariantError(`committed membership change at entry ${entry.index} (term ${entry.term}): ${error.message}`, { cause: error });
   }
-}
-
-function toChangeEvent(row: { revision: number; key: Buffer; kind: "put" | "delete" }): ChangeEvent {
-  return { revision: row.revision, key: keyFromBytes(row.key), kind: row.kind };
 }
 
 function expectCount(value: number, what: string, low: number, high: number): void {

@@ -65,6 +65,12 @@ export const RANGE_BYTES_MAX = 8 * MiB;
 export const EVENTS_RETAINED_MAX = 100_000;
 /** Most events returned by one eventsSince call (a revision is never split unless it alone is larger). */
 export const EVENTS_PAGE_MAX = 10_000;
+/**
+ * Most events packed into one stored row of the window (whole revisions only; one larger
+ * revision is a row alone). Trimming drops whole rows, so the window holds at least
+ * EVENTS_RETAINED_MAX - EVENTS_PER_ROW_MAX events once full.
+ */
+export const EVENTS_PER_ROW_MAX = 64;
 /** Largest peer or client address in a membership change's context, in UTF-8 bytes. */
 export const MEMBER_ADDRESS_BYTES_MAX = 1 * KiB;
 /**
@@ -384,6 +390,7 @@ assert(COMMAND_BYTES_MAX > BODY_BYTES_MAX, "a command must hold everything one r
 assert(IDEMPOTENCY_RESULT_BYTES_MAX > 2 * KEY_BYTES_MAX, "a put's or delete's result must always be remembered whole");
 assert(IDEMPOTENCY_WINDOW_INDEXES >= IDEMPOTENCY_KEYS_MAX, "otherwise the count bound could never be reached within the index window");
 assert(EVENTS_PAGE_MAX <= EVENTS_RETAINED_MAX, "an events page is never larger than the retained window");
+assert(EVENTS_PER_ROW_MAX * 1000 <= EVENTS_RETAINED_MAX, "trimming a row moves the window's edge by at most 0.1%");
 assert(SIM_NODES_MIN >= 3 && SIM_NODES_MAX >= SIM_NODES_MIN, "a simulated cluster keeps at least three voters");
 assert(SIM_NODE_IDS_MAX > SIM_NODES_MAX + 1, "membership changes need fresh node ids beyond the initial members");
 assert(CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT > HTTP_REQUEST_TIMEOUT_MS_DEFAULT + HTTP_FORWARD_TIMEOUT_MARGIN_MS, "a client must outwait the server's own deadline, forwarding included");

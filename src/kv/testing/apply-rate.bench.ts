@@ -2,6 +2,7 @@
  * Apply throughput of KvStore (README "Durability"): puts of 100-byte values, batches of 1 and
  * of 8 and of 100 entries, in memory and on disk with synchronous=NORMAL (committing every batch
  * or every 1000 entries, as a node does) and FULL.
+ * And the size and serialization time of a snapshot image with a full events window.
  * Run: npx vitest bench --run src/kv/testing/apply-rate.bench.ts
  * (hz is batches per second: multiply by the batch size for applies per second.)
  */
@@ -40,3 +41,21 @@ for (const batchSize of [1, 8, 100]) {
     bench("file, synchronous=FULL", target({ path: path.join(directory, `full-${batchSize}.db`), synchronous: "full" }, batchSize), { time: 2000 });
   });
 }
+
+describe("snapshot image: 10,000 keys after 200,000 puts (a full events window), as in the cluster benchmark", () => {
+  const store = KvStore.open({ path: path.join(directory, "snapshot.db"), deferredCommitEntriesMax: 1000 });
+  const apply = target({ path: MEMORY_PATH }, 8); // warms the same code paths
+  apply();
+  let index = 0;
+  for (let batchStart = 0; batchStart < 200_000; batchStart += 8) {
+    const batch: Entry[] = [];
+    for (let i = 0; i < 8; i++) {
+      index += 1;
+      const data = encodeCommand({ type: "put", payload: { key: `key/${String(index % 10_000).padStart(10, "0")}`, value }, requestId: `r${index}` });
+      batch.push({ index, term: 1, type: EntryType.Normal, data });
+    }
+    store.applyBatch(batch);
+  }
+  console.log(`snapshot image: ${(store.snapshot().data.byteLength / 1024 / 1024).toFixed(1)} MiB`);
+  bench("serialize", () => void store.snapshot(), { time: 2000 });
+});
