@@ -15,6 +15,7 @@ import {
   EVENTS_PAGE_MAX,
   EVENTS_PER_ROW_MAX,
   EVENTS_RETAINED_MAX,
+  EVENTS_ROWS_PER_WINDOW_MIN,
   IDEMPOTENCY_KEYS_MAX,
   IDEMPOTENCY_RESULT_BYTES_MAX,
   IDEMPOTENCY_WINDOW_INDEXES,
@@ -129,7 +130,7 @@ export class KvStore {
     }
     this.#retention = { ...DEFAULT_RETENTION, ...options.retention };
     assert(Object.values(this.#retention).every((limit) => Number.isSafeInteger(limit) && limit >= 1), "retention limits are positive integers");
-    this.#eventsPerRowMax = Math.max(1, Math.min(EVENTS_PER_ROW_MAX, Math.floor(this.#retention.eventsRetainedMax / 1000)));
+    this.#eventsPerRowMax = Math.max(1, Math.min(EVENTS_PER_ROW_MAX, Math.floor(this.#retention.eventsRetainedMax / EVENTS_ROWS_PER_WINDOW_MIN)));
   }
 
   static open(options: KvStoreOptions): KvStore {

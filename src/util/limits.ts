@@ -71,6 +71,8 @@ export const EVENTS_PAGE_MAX = 10_000;
  * EVENTS_RETAINED_MAX - EVENTS_PER_ROW_MAX events once full.
  */
 export const EVENTS_PER_ROW_MAX = 64;
+/** Fewest rows a full window spans (a smaller window packs fewer events a row): trimming a row moves its edge by at most 0.1%. */
+export const EVENTS_ROWS_PER_WINDOW_MIN = 1000;
 /** Largest peer or client address in a membership change's context, in UTF-8 bytes. */
 export const MEMBER_ADDRESS_BYTES_MAX = 1 * KiB;
 /**
@@ -396,7 +398,7 @@ assert(COMMAND_BYTES_MAX > BODY_BYTES_MAX, "a command must hold everything one r
 assert(IDEMPOTENCY_RESULT_BYTES_MAX > 2 * KEY_BYTES_MAX, "a put's or delete's result must always be remembered whole");
 assert(IDEMPOTENCY_WINDOW_INDEXES >= IDEMPOTENCY_KEYS_MAX, "otherwise the count bound could never be reached within the index window");
 assert(EVENTS_PAGE_MAX <= EVENTS_RETAINED_MAX, "an events page is never larger than the retained window");
-assert(EVENTS_PER_ROW_MAX * 1000 <= EVENTS_RETAINED_MAX, "trimming a row moves the window's edge by at most 0.1%");
+assert(EVENTS_PER_ROW_MAX * EVENTS_ROWS_PER_WINDOW_MIN <= EVENTS_RETAINED_MAX, "the default window spans at least EVENTS_ROWS_PER_WINDOW_MIN rows");
 assert(SIM_NODES_MIN >= 3 && SIM_NODES_MAX >= SIM_NODES_MIN, "a simulated cluster keeps at least three voters");
 assert(SIM_NODE_IDS_MAX > SIM_NODES_MAX + 1, "membership changes need fresh node ids beyond the initial members");
 assert(CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT > HTTP_REQUEST_TIMEOUT_MS_DEFAULT + HTTP_FORWARD_TIMEOUT_MARGIN_MS, "a client must outwait the server's own deadline, forwarding included");
