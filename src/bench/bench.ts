@@ -215,12 +215,17 @@ async function runWorkload(cluster: SystemCluster, workload: Workload, endpoints
   const seconds = merged.windowMs / 1000;
   const ops = merged.all.count;
   const errors = Object.values(merged.errors).reduce((sum, count) => sum + count, 0);
-  const nodes: NodeFigures[] = cluster.nodes.map((node, i) => ({
-    id: node.id,
-    leader: node.id === leader,
-    cpuSeconds: (after[i]?.cpuSeconds ?? 0) - (before[i]?.cpuSeconds ?? 0),
-    peakRssBytes: peakNow.get(node.id) ?? 0,
-  }));
+  const nodes: NodeFigures[] = cluster.nodes.map((node, i) => {
+    const mainBefore = before[i]?.mainThreadCpuSeconds;
+    const mainAfter = after[i]?.mainThreadCpuSeconds;
+    return {
+      id: node.id,
+      leader: node.id === leader,
+      cpuSeconds: (after[i]?.cpuSeconds ?? 0) - (before[i]?.cpuSeconds ?? 0),
+      ...(mainBefore !== undefined && mainAfter !== undefined ? { mainThreadCpuSeconds: mainAfter - mainBefore } : {}),
+      peakRssBytes: peakNow.get(node.id) ?? 0,
+    };
+  });
   const nodeCpuSeconds = nodes.reduce((sum, node) => sum + node.cpuSeconds, 0);
   const otherCpuSeconds = machineBefore === undefined || machineAfter === undefined ? undefined : Math.max(0, machineAfter - machineBefore - nodeCpuSeconds - merged.generatorCpuSeconds);
   const result: WorkloadResult = {

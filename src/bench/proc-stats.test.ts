@@ -19,4 +19,21 @@ describe("proc-stats", () => {
     expect(machineBusySeconds()).toBeGreaterThan(0);
     expect(sampleProcess(2 ** 30)).toBeUndefined();
   });
+
+  it.runIf(process.platform === "linux")("splits off the main thread's share of the CPU time", async () => {
+    const { Worker } = await import("node:worker_threads");
+    const before = sampleProcess(process.pid)!;
+    // Busy for a while on this thread, then on another one.
+    const until = Date.now() + 150;
+    while (Date.now() < until);
+    await new Promise<void>((resolve) => {
+      const worker = new Worker("const until = Date.now() + 150; while (Date.now() < until);", { eval: true });
+      worker.on("exit", () => resolve());
+    });
+    const after = sampleProcess(process.pid)!;
+    const main = after.mainThreadCpuSeconds! - before.mainThreadCpuSeconds!;
+    const all = after.cpuSeconds - before.cpuSeconds;
+    expect(main).toBeGreaterThanOrEqual(0.1);
+    expect(all - main).toBeGreaterThanOrEqual(0.1); // the worker's spin is not the main thread's
+  });
 });

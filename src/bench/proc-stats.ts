@@ -8,6 +8,12 @@ import fs from "node:fs";
 
 export interface ProcessSample {
   readonly cpuSeconds: number;
+  /**
+   * The part of cpuSeconds spent on the process's first thread: for Node.js the event loop;
+   * the rest is V8's helper threads (garbage collection, compilation) and libuv's pool (file
+   * system calls such as the WAL's fdatasync). Absent where /proc has no per-thread figures.
+   */
+  readonly mainThreadCpuSeconds: number | undefined;
   readonly rssBytes: number;
   readonly peakRssBytes: number;
 }
@@ -28,7 +34,20 @@ function ticksPerSecond(): number {
 /** CPU seconds (user + system, all threads) and memory of a running process; undefined if it is gone. */
 export function sampleProcess(pid: number): ProcessSample | undefined {
   try {
-    return { cpuSeconds: cpuSecondsOf(fs.readFileSync(`/proc/${pid}/stat`, "latin1")), ...memoryOf(fs.readFileSync(`/proc/${pid}/status`, "latin1")) };
+    return {
+      cpuSeconds: cpuSecondsOf(fs.readFileSync(`/proc/${pid}/stat`, "latin1")),
+      mainThreadCpuSeconds: mainThreadCpuSeconds(pid),
+      ...memoryOf(fs.readFileSync(`/proc/${pid}/status`, "latin1")),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first thread's CPU seconds: its id is the process id (/proc/PID/task/PID/stat). */
+function mainThreadCpuSeconds(pid: number): number | undefined {
+  try {
+    return cpuSecondsOf(fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, "latin1"));
   } catch {
     return undefined;
   }

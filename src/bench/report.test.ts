@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { barChart } from "./html-report.js";
-import { evaluateTargets, formatTable, ratioRows } from "./report.js";
+import { evaluateTargets, formatTable, offEventLoopLine, ratioRows } from "./report.js";
 import type { SystemResult, WorkloadResult } from "./results.js";
 
 function workload(name: string, opsPerSecond: number, p50Ms: number, p99Ms: number, peakMiB = 50): WorkloadResult {
@@ -38,6 +38,13 @@ describe("the report", () => {
     expect(verdicts["peak RSS per node (highest node, whole run)"]).toMatchObject({ met: false, ratio: 1.2 });
     expect(verdicts["peak RSS per node, 100-byte workloads only (informative)"]).toMatchObject({ met: true, ratio: 1 });
     expect(evaluateTargets([flotilla]).every((v) => v.met === undefined)).toBe(true);
+  });
+
+  it("says what share of the nodes' CPU ran off their event loops, where it was measured", () => {
+    const measured = (name: string, cpu: number, main: number): WorkloadResult => ({ ...workload(name, 1000, 1, 2), nodes: [{ id: "a", leader: true, cpuSeconds: cpu, mainThreadCpuSeconds: main, peakRssBytes: 1 }] });
+    const line = offEventLoopLine(system("flotilla", [measured("write-1c-100B", 4, 3), workload("read-lin-64c-100B", 1, 1, 2), measured("write-64c-100B", 10, 7.5)], 1));
+    expect(line).toMatch(/: write-1c-100B 25%, write-64c-100B 25%$/);
+    expect(offEventLoopLine(flotilla)).toBeUndefined();
   });
 
   it("aligns a table's columns", () => {

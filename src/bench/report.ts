@@ -137,6 +137,8 @@ export function formatReport(report: BenchReport): string {
     out.push("", `${system.system} ${system.version} (leader at start: ${system.leader}; * marks the leader's CPU; every member took writes ${system.writableAfterReadyMs.toFixed(0)} ms after ready)`);
     out.push(formatTable(SYSTEM_HEADER, systemRows(system)));
     out.push(memoryLine(system));
+    const offLoop = system.system === "flotilla" ? offEventLoopLine(system) : undefined;
+    if (offLoop !== undefined) out.push(offLoop);
     const oddities = oddityLines(system);
     if (oddities.length > 0) out.push(...oddities);
   }
@@ -167,6 +169,22 @@ function memoryLine(system: SystemResult): string {
     line += `; holding ${system.memory.keys.toLocaleString("en-US")} keys of ${system.memory.valueBytes} B: ${held} (loaded in ${system.memory.loadSeconds.toFixed(1)} s)`;
   }
   return line;
+}
+
+/**
+ * The share of the nodes' CPU spent off their event loops, per workload: what a CPU profile of
+ * the main thread does not show (a Go server has no single loop, so only Flotilla's).
+ */
+export function offEventLoopLine(system: SystemResult): string | undefined {
+  const shares: string[] = [];
+  for (const workload of system.workloads) {
+    const total = workload.nodes.reduce((sum, node) => sum + node.cpuSeconds, 0);
+    const main = workload.nodes.reduce((sum, node) => sum + (node.mainThreadCpuSeconds ?? Number.NaN), 0);
+    if (!Number.isFinite(main) || total <= 0) continue;
+    shares.push(`${workload.name} ${((100 * Math.max(0, total - main)) / total).toFixed(0)}%`);
+  }
+  if (shares.length === 0) return undefined;
+  return `node CPU off the event loops (V8's garbage-collection and compiler threads, libuv's pool: the WAL's fdatasync): ${shares.join(", ")}`;
 }
 
 /** Errors by kind and what the nodes logged at warning level or worse. */

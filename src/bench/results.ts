@@ -19,6 +19,8 @@ export interface NodeFigures {
   readonly id: string;
   readonly leader: boolean;
   readonly cpuSeconds: number;
+  /** Of cpuSeconds, the process's first thread's (Node.js: the event loop); absent off Linux. */
+  readonly mainThreadCpuSeconds?: number;
   readonly peakRssBytes: number;
 }
 
