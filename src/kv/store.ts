@@ -23,6 +23,7 @@ import {
   KV_WAL_AUTOCHECKPOINT_PAGES,
   RANGE_KVS_MAX,
 } from "../util/limits.js";
+import { BackgroundCheckpointer, type BackgroundCheckpointOptions } from "./background-checkpoint.js";
 import { decodeCommand, type Command } from "./command.js";
 import { CompactedError, IncompatibleDatabaseError, InvalidSnapshotError, KvInputError, MalformedCommandError } from "./errors.js";
 import { packEventRows, unpackEventRow, type PendingEvent } from "./events.js";
@@ -76,6 +77,12 @@ export interface KvStoreOptions {
    * replica of a cluster must run with the same values (the defaults, in production).
    */
   readonly retention?: Partial<RetentionLimits>;
+  /**
+   * File mode: copy SQLite's WAL into the database file on a worker thread
+   * (background-checkpoint.ts) instead of on this thread once the WAL is large. For a
+   * long-running node; a short-lived tool has no use for the thread.
+   */
+  readonly backgroundCheckpoints?: BackgroundCheckpointOptions;
 }
 
 /** The node decodes a ConfChange entry and applies it to Raft; the store records the outcome. */
@@ -117,6 +124,8 @@ export class KvStore {
   #applyInTransaction!: (entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined) => { results: ApplyResult[]; state: AppliedState };
   #state!: AppliedState;
   #durableIndex = 0;
+  readonly #backgroundCheckpoints: BackgroundCheckpointOptions | undefined;
+  #checkpointer: BackgroundCheckpointer | undefined;
 
   private constructor(options: KvStoreOptions) {
     this.path = options.path;
@@ -128,6 +137,7 @@ export class KvStore {
     if (!Number.isSafeInteger(this.#deferredCommitEntriesMax) || this.#deferredCommitEntriesMax < 0) {
       throw new KvInputError(`deferredCommitEntriesMax must be a non-negative integer, not ${options.deferredCommitEntriesMax}`);
     }
+    this.#backgroundCheckpoints = this.#memory ? undefined : options.backgroundCheckpoints;
     this.#retention = { ...DEFAULT_RETENTION, ...options.retention };
     assert(Object.values(this.#retention).every((limit) => Number.isSafeInteger(limit) && limit >= 1), "retention limits are positive integers");
     this.#eventsPerRowMax = Math.max(1, Math.min(EVENTS_PER_ROW_MAX, Math.floor(this.#retention.eventsRetainedMax / EVENTS_ROWS_PER_WINDOW_MIN)));
@@ -142,6 +152,7 @@ export class KvStore {
       fs.rmSync(restoreTempPath(options.path), { force: true }); // an interrupted restore
       store.#bind(openDatabase(options.path));
       store.checkpoint(); // what survived the last run is made durable before anyone relies on it
+      store.#startBackgroundCheckpoints();
     }
     return store;
   }
@@ -149,7 +160,14 @@ export class KvStore {
   close(): void {
     if (!this.#db.open) return;
     this.commitApplied();
+    // Its connection first: this one, the last, then checkpoints and removes the WAL.
+    this.#stopBackgroundCheckpoints();
     this.#db.close();
+  }
+
+  /** True while a background checkpointer runs for this store (see KvStoreOptions). */
+  get checkpointsInBackground(): boolean {
+    return this.#checkpointer?.running ?? false;
   }
 
   // -------------------------------------------------------------------------------------
@@ -465,7 +483,12 @@ export class KvStore {
       return;
     }
     candidate.close();
-    this.#replaceDatabaseFile(image);
+    this.#stopBackgroundCheckpoints();
+    try {
+      this.#replaceDatabaseFile(image);
+    } finally {
+      this.#startBackgroundCheckpoints();
+    }
     this.#durableIndex = this.#state.index;
   }
 
@@ -503,6 +526,15 @@ export class KvStore {
     this.#statements = prepareStatements(db);
     this.#applyInTransaction = db.transaction((entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined) => this.#applyEntries(entries, onConfChange));
     this.#state = readAppliedState(this.#statements);
+  }
+
+  #startBackgroundCheckpoints(): void {
+    if (this.#backgroundCheckpoints !== undefined) this.#checkpointer = BackgroundCheckpointer.start(this.path, this.#backgroundCheckpoints);
+  }
+
+  #stopBackgroundCheckpoints(): void {
+    this.#checkpointer?.stop();
+    this.#checkpointer = undefined;
   }
 
   #checkOpen(): void {

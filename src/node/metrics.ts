@@ -36,6 +36,8 @@ export class NodeMetrics {
   readonly walAppendSeconds: Histogram;
   /** One batch of committed entries applied to the state machine. */
   readonly applySeconds: Histogram;
+  /** One checkpoint of SQLite's WAL into the state machine's file, on the background thread. */
+  readonly kvCheckpointSeconds: Histogram;
 
   constructor(nodeId: string, read: () => NodeMetricsSnapshot) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -72,6 +74,7 @@ export class NodeMetrics {
     const histogram = (name: string, help: string): Histogram => new Histogram({ name, help, registers, buckets: STAGE_BUCKETS_SECONDS });
     this.walAppendSeconds = histogram("flotilla_wal_append_duration_seconds", "Time the driver loop waited for one Ready's entries and hard state to be durable in the write-ahead log.");
     this.applySeconds = histogram("flotilla_apply_duration_seconds", "Time to apply one batch of committed entries to the state machine.");
+    this.kvCheckpointSeconds = histogram("flotilla_kv_checkpoint_duration_seconds", "Time one checkpoint of SQLite's WAL into the state machine's file took, on the background thread.");
   }
 
   render(): Promise<string> {

@@ -195,7 +195,14 @@ export class FlotillaNode implements RunningNode {
     if (opened.report.tornTail !== undefined) {
       this.#log.warn({ report: opened.report }, "recovered the write-ahead log: cut a torn record at its end");
     }
-    this.#kv = KvStore.open({ path: path.join(dataDir, "state.db"), deferredCommitEntriesMax: KV_DEFERRED_COMMIT_ENTRIES_MAX });
+    this.#kv = KvStore.open({
+      path: path.join(dataDir, "state.db"),
+      deferredCommitEntriesMax: KV_DEFERRED_COMMIT_ENTRIES_MAX,
+      backgroundCheckpoints: {
+        onCheckpoint: (report) => this.#metrics.kvCheckpointSeconds.observe(report.seconds),
+        onFailure: (error) => this.#log.error({ err: error.message }, "SQLite checkpoints fall back to the event loop"),
+      },
+    });
 
     const fresh = this.#memory.lastIndex() === 0 && this.#memory.hardState().term === 0;
     const identity = readIdentity(dataDir);

@@ -88,11 +88,23 @@ export const KV_PAGE_CACHE_BYTES_DEFAULT = 2 * MiB;
  */
 export const KV_DEFERRED_COMMIT_ENTRIES_MAX = 1000;
 /**
- * SQLite checkpoints its WAL into the database file once the WAL holds this many pages (4 KiB
- * each: ~40 MB of disk). A checkpoint copies each changed page once and fsyncs twice on the
- * event loop; SQLite's default (1000) checkpointed ten times as often for the same hot pages.
+ * SQLite checkpoints its WAL into the database file on the event loop once the WAL holds this
+ * many pages (4 KiB each: ~40 MB of disk). A node's background checkpointer keeps its WAL far
+ * below it, so this is the backstop for when that thread is not running or has failed.
  */
 export const KV_WAL_AUTOCHECKPOINT_PAGES = 10_000;
+/**
+ * How often a node's background checkpointer (kv/background-checkpoint.ts) copies SQLite's
+ * WAL into the database file, on its own thread and connection. On the event loop a 40 MB
+ * checkpoint stopped the node for 30-60 ms, the longest pause it had.
+ */
+export const KV_BACKGROUND_CHECKPOINT_INTERVAL_MS = 1000;
+/**
+ * Longest the event loop waits for the background checkpointer to close its connection
+ * (before a snapshot replaces the database file, or at close): the checkpoint in progress
+ * finishes first. Beyond it the disk is failing; the caller gets an error naming the wait.
+ */
+export const KV_BACKGROUND_CHECKPOINT_STOP_WAIT_MS = 30_000;
 
 // ---------------------------------------------------------------------------------------
 // sim: the deterministic cluster simulator (src/sim)
