@@ -44,6 +44,8 @@ export interface RunContext {
   readonly command: string;
   /** Synchronous clean-ups to run should the run be interrupted (Ctrl-C): kill servers, remove data. */
   readonly onInterrupt: Set<() => void>;
+  /** Run etcd before Flotilla (every second round of `--rounds`). */
+  readonly etcdFirst?: boolean;
 }
 
 export async function runBench(context: RunContext): Promise<BenchReport> {
@@ -69,6 +71,7 @@ export async function runBench(context: RunContext): Promise<BenchReport> {
       }
     }
     const systems: SystemResult[] = [];
+    if (context.etcdFirst) starts.reverse();
     for (const [name, start] of starts) {
       const profileDir = name === "flotilla" && options.cpuProfile ? path.join(options.resultsDir, `${context.stamp}-profiles`) : undefined;
       systems.push(await benchSystem(name, start, path.join(root, name), profileDir, context));
@@ -80,7 +83,7 @@ export async function runBench(context: RunContext): Promise<BenchReport> {
       command: context.command,
       settings: { quick: options.quick, warmupSeconds: options.warmupSeconds, durationSeconds: options.durationSeconds, generators: options.generators, target: options.target, keys: BENCH_KEYS },
       machine,
-      systems,
+      systems: systems.sort((a, b) => (a.system === b.system ? 0 : a.system === "flotilla" ? -1 : 1)),
       etcdSkipped,
       targets: evaluateTargets(systems),
     };

@@ -5,7 +5,8 @@ const parse = (...argv: string[]) => parseBenchArgs(argv, "/r");
 
 describe("bench options", () => {
   it("has full-length defaults, and a quick mode for CI", () => {
-    expect(parse()).toMatchObject({ vsEtcd: false, quick: false, warmupSeconds: 3, durationSeconds: 15, generators: 1, target: "all", memoryKeys: 100_000, resultsDir: "/r" });
+    expect(parse()).toMatchObject({ vsEtcd: false, quick: false, warmupSeconds: 3, durationSeconds: 15, generators: 1, target: "all", memoryKeys: 100_000, resultsDir: "/r", rounds: 1 });
+    expect(parse("--rounds", "3")).toMatchObject({ rounds: 3 });
     expect(parse("--quick", "--vs", "etcd")).toMatchObject({ vsEtcd: true, quick: true, warmupSeconds: 1, durationSeconds: 2, memoryKeys: 5_000 });
     expect(parse("--quick", "--duration", "4")).toMatchObject({ durationSeconds: 4 });
   });
@@ -21,6 +22,7 @@ describe("bench options", () => {
     expect(() => parse("--duration", "soon")).toThrow(/--duration must be/);
     expect(() => parse("--generators", "0")).toThrow(/--generators must be an integer/);
     expect(() => parse("--target", "everyone")).toThrow(/--target must be all, leader or followers/);
+    expect(() => parse("--rounds", "0")).toThrow(/--rounds must be an integer in \[1, 9\]/);
     expect(() => parse("--fast")).toThrow(/Unknown option/);
     expect(parse("--help")).toBe("help");
   });

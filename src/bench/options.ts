@@ -1,6 +1,6 @@
 /** The command line of `npm run bench`, checked before anything starts. */
 import { parseArgs } from "node:util";
-import { BENCH_CONNECTIONS_MAX, BENCH_GENERATORS_MAX, BENCH_MEMORY_KEYS_DEFAULT } from "../util/limits.js";
+import { BENCH_CONNECTIONS_MAX, BENCH_GENERATORS_MAX, BENCH_MEMORY_KEYS_DEFAULT, BENCH_ROUNDS_MAX } from "../util/limits.js";
 import { selectWorkloads, type Workload } from "./workloads.js";
 
 export class BenchUsageError extends Error {
@@ -31,6 +31,11 @@ export interface BenchOptions {
   readonly resultsDir: string;
   /** Keep the temporary data folder instead of removing it. */
   readonly keepData: boolean;
+  /**
+   * Whole runs of every system, etcd first in every second one, so that a machine drifting
+   * over minutes weighs on both; targets are judged on the median of the rounds' ratios.
+   */
+  readonly rounds: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -48,6 +53,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --memory-keys N        keys loaded for the memory measurement   (default 100000; quick 5000; 0 skips)
   --results DIR          where the JSON and HTML reports go       (default bench/results)
   --keep-data            keep the temporary data folder
+  --rounds N             run every system N times, alternating which goes first, and judge
+                         the targets on the median of the N ratios      (default 1)
 `;
 
 export function parseBenchArgs(argv: readonly string[], defaultResultsDir: string): BenchOptions | "help" {
@@ -67,6 +74,7 @@ export function parseBenchArgs(argv: readonly string[], defaultResultsDir: strin
         "memory-keys": { type: "string" },
         results: { type: "string" },
         "keep-data": { type: "boolean" },
+        rounds: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -101,6 +109,7 @@ export function parseBenchArgs(argv: readonly string[], defaultResultsDir: strin
     memoryKeys: integer(parsed["memory-keys"], "--memory-keys", quick ? 5_000 : BENCH_MEMORY_KEYS_DEFAULT, 0, 10_000_000),
     resultsDir: parsed.results ?? defaultResultsDir,
     keepData: parsed["keep-data"] ?? false,
+    rounds: integer(parsed.rounds, "--rounds", 1, 1, BENCH_ROUNDS_MAX),
   };
 }
 

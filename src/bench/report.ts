@@ -117,6 +117,39 @@ export function evaluateTargets(systems: readonly SystemResult[]): TargetVerdict
   });
 }
 
+/** One target judged over the rounds of `--rounds N`: on the median of the rounds' ratios. */
+export interface RoundsVerdict extends TargetVerdict {
+  /** Each round's ratio, in order (undefined where that round did not measure it). */
+  readonly rounds: readonly (number | undefined)[];
+}
+
+export function evaluateTargetsOverRounds(reports: readonly BenchReport[]): RoundsVerdict[] {
+  return TARGETS.map((rule) => {
+    const rounds = reports.map((report) => {
+      const flotilla = report.systems.find((s) => s.system === "flotilla");
+      const etcd = report.systems.find((s) => s.system === "etcd");
+      return flotilla && etcd ? rule.compute(flotilla, etcd) : undefined;
+    });
+    const ratio = median(rounds.filter((r): r is number => r !== undefined));
+    return { target: rule.target, goal: rule.goal, rounds, ratio, met: ratio === undefined ? undefined : rule.met(ratio) };
+  });
+}
+
+function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function formatRoundsSummary(verdicts: readonly RoundsVerdict[]): string {
+  const count = Math.max(0, ...verdicts.map((v) => v.rounds.length));
+  const header = ["target (ratio Flotilla/etcd)", ...Array.from({ length: count }, (_, i) => `round ${i + 1}`), "median", "goal", "verdict"];
+  const ratio = (value: number | undefined): string => (value === undefined ? "-" : value.toFixed(2));
+  const rows = verdicts.map((v) => [v.target, ...v.rounds.map(ratio), ratio(v.ratio), v.goal, v.met === undefined ? "not measured" : v.met ? "met" : "MISSED"]);
+  return [`targets over ${count} rounds (etcd ran first in rounds 2, 4, ...; the median decides):`, formatTable(header, rows)].join("\n");
+}
+
 export function formatReport(report: BenchReport): string {
   const out: string[] = [];
   const m = report.machine;

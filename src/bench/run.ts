@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- --vs etcd] [--quick] ...`: runs the benchmark, prints the report on stdout
+ * `npm run bench [-- --vs etcd] [--quick] [--rounds N] ...`: runs the benchmark (N times, with the
+ * targets judged on the median of the rounds' ratios), prints the report on stdout
  * (progress on stderr), and writes bench/results/<time>.json and .html. Exit status: 0 when
  * every workload ran (whatever the figures), 1 when the harness failed or a workload completed
  * no operation at all, 2 on bad usage.
@@ -11,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import { runBench } from "./bench.js";
 import { htmlReport } from "./html-report.js";
 import { BenchUsageError, parseBenchArgs, USAGE } from "./options.js";
-import { formatReport } from "./report.js";
+import { evaluateTargetsOverRounds, formatReport, formatRoundsSummary } from "./report.js";
+import type { BenchReport } from "./results.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -36,20 +38,29 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   fs.mkdirSync(options.resultsDir, { recursive: true });
-  const report = await runBench({
-    options,
-    log: (line) => process.stderr.write(`${line}\n`),
-    stamp,
-    command: ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" "),
-    onInterrupt,
-  });
-  process.stdout.write(`${formatReport(report)}\n`);
-  const jsonPath = path.join(options.resultsDir, `${stamp}.json`);
-  const htmlPath = path.join(options.resultsDir, `${stamp}.html`);
-  fs.writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  fs.writeFileSync(htmlPath, htmlReport(report));
-  process.stdout.write(`\nresults: ${path.relative(process.cwd(), jsonPath)}, ${path.relative(process.cwd(), htmlPath)}\n`);
-  const empty = report.systems.flatMap((system) => system.workloads.filter((w) => w.ops === 0).map((w) => `${system.system} ${w.name}`));
+  const command = ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" ");
+  const reports: BenchReport[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    const roundStamp = options.rounds === 1 ? stamp : `${stamp}-round${round}`;
+    if (options.rounds > 1) process.stderr.write(`\n=== round ${round} of ${options.rounds}${round % 2 === 0 ? " (etcd first)" : ""} ===\n`);
+    const report = await runBench({ options, log: (line) => process.stderr.write(`${line}\n`), stamp: roundStamp, command, onInterrupt, etcdFirst: round % 2 === 0 });
+    reports.push(report);
+    if (options.rounds > 1) process.stdout.write(`\n=== round ${round} of ${options.rounds} ===\n`);
+    process.stdout.write(`${formatReport(report)}\n`);
+    const jsonPath = path.join(options.resultsDir, `${roundStamp}.json`);
+    const htmlPath = path.join(options.resultsDir, `${roundStamp}.html`);
+    fs.writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    fs.writeFileSync(htmlPath, htmlReport(report));
+    process.stdout.write(`\nresults: ${path.relative(process.cwd(), jsonPath)}, ${path.relative(process.cwd(), htmlPath)}\n`);
+  }
+  if (options.rounds > 1) {
+    const verdicts = evaluateTargetsOverRounds(reports);
+    process.stdout.write(`\n${formatRoundsSummary(verdicts)}\n`);
+    const summaryPath = path.join(options.resultsDir, `${stamp}-rounds.json`);
+    fs.writeFileSync(summaryPath, `${JSON.stringify({ command, rounds: reports.length, targets: verdicts }, null, 2)}\n`);
+    process.stdout.write(`summary: ${path.relative(process.cwd(), summaryPath)}\n`);
+  }
+  const empty = reports.flatMap((report) => report.systems.flatMap((system) => system.workloads.filter((w) => w.ops === 0).map((w) => `${system.system} ${w.name}`)));
   if (empty.length > 0) {
     process.stderr.write(`bench: no operation completed in ${empty.join(", ")}\n`);
     return 1;

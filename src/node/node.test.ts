@@ -71,6 +71,17 @@ describe("node", () => {
     await expect(follower.write({ type: "put", payload: { key: "k", value: encoder.encode("x") } }, { forward: false })).rejects.toMatchObject({ code: "not_leader" });
   });
 
+  it("checkpoints each node's SQLite WAL on a background thread, and times it in /metrics", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
+    const nodes = await cluster(3, dir);
+    const leader = await leaderOf(nodes);
+    for (let i = 0; i < 20; i++) await leader.write({ type: "put", payload: { key: `k${i}`, value: encoder.encode("v") } });
+    const checkpoints = async (node: RunningNode): Promise<number> => Number(/flotilla_kv_checkpoint_duration_seconds_count\S* (\d+)/.exec(await node.metrics())?.[1] ?? 0);
+    // KV_BACKGROUND_CHECKPOINT_INTERVAL_MS is a second: every node's thread has run within a few.
+    for (let i = 0; i < 100 && (await Promise.all(nodes.map(checkpoints))).some((count) => count === 0); i++) await new Promise((r) => setTimeout(r, 50));
+    for (const node of nodes) expect(await checkpoints(node)).toBeGreaterThan(0);
+  });
+
   it("answers a follower's writes while leadership moves: refused by the old leader, forwarded again to the new one", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
     const nodes = await cluster(3, dir);

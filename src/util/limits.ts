@@ -362,6 +362,11 @@ export const BENCH_MEMORY_KEYS_DEFAULT = 100_000;
 export const BENCH_CONNECTIONS_MAX = 1_024;
 /** Most load generator processes one workload starts. */
 export const BENCH_GENERATORS_MAX = 16;
+/**
+ * Most rounds of `npm run bench -- --rounds N`: each round runs every system once (in
+ * alternating order), and the targets are judged on the median of the rounds' ratios.
+ */
+export const BENCH_ROUNDS_MAX = 9;
 /** A request unanswered this long counts as an error and its connection is dropped. */
 export const BENCH_REQUEST_TIMEOUT_MS = 30_000;
 /** Largest status line plus headers of a response; more is a protocol error. */
