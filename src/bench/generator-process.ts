@@ -5,13 +5,13 @@
  *   generator-process.js generator        a LoadGenerator driven over IPC (generator-pool.ts)
  *   generator-process.js echo-server      a TCP echo server (loopback round trip)
  *   generator-process.js trivial-server   an HTTP server answering 200 "{}" (the generator's ceiling)
- *   generator-process.js floor-follower DIR / floor-leader DIR PORT PORT
- *                                         the bare replicated write (replication-floor.ts)
+ *   generator-process.js floor-follower DIR / floor-leader DIR PORT PORT / floor-service-leader DIR PORT PORT
+ *                                         the bare replicated write, and with HTTP and SQLite (replication-floor.ts)
  */
 import http from "node:http";
 import net from "node:net";
 import { LoadGenerator, type GeneratorResult, type GeneratorSpec } from "./generator.js";
-import { runFloorFollower, runFloorLeader } from "./replication-floor.js";
+import { runFloorFollower, runFloorLeader, runServiceFloorLeader } from "./replication-floor.js";
 import { BENCH_PROGRESS_INTERVAL_MS } from "../util/limits.js";
 
 export type ToGenerator =
@@ -27,7 +27,8 @@ export type FromGenerator =
   | { readonly type: "listening"; readonly port: number };
 
 /** The helper processes that listen on a port (startHelper in generator-pool.ts). */
-export type HelperMode = "echo-server" | "trivial-server" | "floor-follower" | "floor-leader";
+export type HelperMode = "echo-server" | "trivial-server" | FloorMode;
+type FloorMode = "floor-follower" | "floor-leader" | "floor-service-leader";
 
 function send(message: FromGenerator): void {
   process.send!(message);
@@ -85,10 +86,11 @@ function runTrivialServer(): void {
   process.on("disconnect", () => process.exit(0));
 }
 
-function runFloorHelper(mode: "floor-follower" | "floor-leader", args: readonly string[]): void {
+function runFloorHelper(mode: FloorMode, args: readonly string[]): void {
   const listening = (port: number): void => send({ type: "listening", port });
   if (mode === "floor-follower") runFloorFollower(args[0]!, listening);
-  else runFloorLeader(args[0]!, args.slice(1).map(Number), listening);
+  else if (mode === "floor-leader") runFloorLeader(args[0]!, args.slice(1).map(Number), listening);
+  else runServiceFloorLeader(args[0]!, args.slice(1).map(Number), listening); // runs until the process is killed
   process.on("disconnect", () => process.exit(0));
 }
 
@@ -99,7 +101,7 @@ if (process.send === undefined) {
 } else if (mode === "generator") runGenerator();
 else if (mode === "echo-server") runEchoServer();
 else if (mode === "trivial-server") runTrivialServer();
-else if (mode === "floor-follower" || mode === "floor-leader") runFloorHelper(mode, process.argv.slice(3));
+else if (mode === "floor-follower" || mode === "floor-leader" || mode === "floor-service-leader") runFloorHelper(mode, process.argv.slice(3));
 else {
   process.stderr.write(`generator-process.js: unknown mode ${JSON.stringify(mode)}\n`);
   process.exit(2);

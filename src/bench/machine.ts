@@ -3,14 +3,15 @@
  * data disk does, the loopback round trip between two processes, and how many requests per
  * second the load generator itself can issue. From the first two follows the ceiling for one
  * client writing one key at a time through a leader that replicates to a follower; the floor
- * is also measured, as a bare replicated write between real processes (replication-floor.ts).
+ * is also measured, as a bare replicated write between real processes, and with the HTTP and
+ * SQLite steps this design adds (replication-floor.ts).
  */
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { GeneratorPool, startHelperServer } from "./generator-pool.js";
-import { measureReplicationFloor, type ReplicationFloor } from "./replication-floor.js";
+import { measureReplicationFloor, measureServiceFloor, type ReplicationFloor } from "./replication-floor.js";
 
 export interface MachineLimits {
   readonly cpus: number;
@@ -26,6 +27,8 @@ export interface MachineLimits {
   readonly singleWriteCeiling: { readonly latencyMs: number; readonly opsPerSecond: number; readonly reasoning: string };
   /** One client's write through three processes doing only the I/O a replicated write needs. */
   readonly replicationFloor: ReplicationFloor;
+  /** The same with this design's HTTP in and out and a SQLite upsert on the leader. */
+  readonly serviceFloor: ReplicationFloor;
 }
 
 const FSYNC_BLOCK_BYTES = 4096;
@@ -36,6 +39,7 @@ export async function measureMachine(folder: string, seconds: number, generatorC
   const loopbackRtt = await measureLoopbackRtt(seconds);
   const generator = await measureGeneratorCeiling(seconds, generatorConnections);
   const replicationFloor = await measureReplicationFloor(folder, seconds);
+  const serviceFloor = await measureServiceFloor(folder, seconds);
   const latencyMs = 2 * loopbackRtt.medianMs + fdatasync.meanMs;
   return {
     cpus: os.cpus().length,
@@ -54,6 +58,7 @@ export async function measureMachine(folder: string, seconds: number, generatorC
         "one write = client→leader round trip + leader→follower round trip + one fdatasync (the leader's and the follower's in parallel), with no CPU time at all",
     },
     replicationFloor,
+    serviceFloor,
   };
 }
 

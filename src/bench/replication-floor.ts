@@ -7,16 +7,25 @@
  * leader answers the client once its own copy and one follower's are durable, as a Raft
  * leader of three does. Every step a real system takes is here, each done the cheapest way,
  * so no implementation in Node.js on this machine writes faster through this topology.
+ *
+ * The service floor adds the two steps this design puts on the same path (design.md): the
+ * write comes and goes over HTTP, and the leader applies it to SQLite before it answers.
  */
+import Database from "better-sqlite3";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { startHelper } from "./generator-pool.js";
+import { HttpConnection } from "./http-connection.js";
 
 /** One log record: about what a 100-byte put costs in the WAL (header, entry, command). */
 export const FLOOR_RECORD_BYTES = 233;
 /** Writes made before the measured ones (connections, files and code warm up). */
 const FLOOR_WARMUP_WRITES = 200;
+/** The service floor's values and keys: the benchmark's 100-byte workloads. */
+const FLOOR_VALUE_BYTES = 100;
+const FLOOR_KEYS = 10_000;
 
 export interface ReplicationFloor {
   readonly medianMs: number;
@@ -27,35 +36,79 @@ export interface ReplicationFloor {
 
 /** Runs the probe for about `seconds`, with its files in `folder` (removed afterwards). */
 export async function measureReplicationFloor(folder: string, seconds: number): Promise<ReplicationFloor> {
-  const dir = fs.mkdtempSync(path.join(folder, "floor-"));
-  const followers = [await startHelper("floor-follower", [dir]), await startHelper("floor-follower", [dir])];
-  const leader = await startHelper("floor-leader", [dir, ...followers.map((f) => String(f.port))]);
-  const socket = net.connect({ host: "127.0.0.1", port: leader.port, noDelay: true });
-  try {
-    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-    const record = Buffer.alloc(FLOOR_RECORD_BYTES, 0x61);
-    const write = (): Promise<number> =>
-      new Promise((resolve) => {
-        const started = performance.now();
-        socket.once("data", () => resolve(performance.now() - started));
+  return withFloorCluster(folder, "floor-leader", async (leaderPort) => {
+    const socket = net.connect({ host: "127.0.0.1", port: leaderPort, noDelay: true });
+    try {
+      await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+      const record = Buffer.alloc(FLOOR_RECORD_BYTES, 0x61);
+      return await sampleWrites(seconds, () => new Promise<void>((resolve) => {
+        socket.once("data", () => resolve());
         socket.write(record);
+      }));
+    } finally {
+      socket.destroy();
+    }
+  });
+}
+
+/**
+ * The same floor with what this design adds on the critical path, each done the cheapest way:
+ * the write arrives and is answered over HTTP/1.1 (node:http, keep-alive), and once it is
+ * durable on the leader and one follower the leader upserts the key into SQLite (WAL mode,
+ * synchronous=NORMAL, Flotilla's kv table) before it answers. No Raft, no checks, no events:
+ * whatever Flotilla adds beyond this is the cost of its own code.
+ */
+export async function measureServiceFloor(folder: string, seconds: number): Promise<ReplicationFloor> {
+  return withFloorCluster(folder, "floor-service-leader", async (leaderPort) => {
+    const connection = new HttpConnection(`127.0.0.1:${leaderPort}`);
+    try {
+      await connection.open();
+      const value = Buffer.alloc(FLOOR_VALUE_BYTES, 0x62);
+      let n = 0;
+      return await sampleWrites(seconds, async () => {
+        const key = `key${n++ % FLOOR_KEYS}`;
+        const response = await connection.request(`PUT /${key} HTTP/1.1\r\nhost: floor\r\ncontent-type: application/octet-stream\r\ncontent-length: ${value.length}\r\n\r\n`, value);
+        if (response.status !== 200) throw new Error(`the service floor's leader answered ${response.status}`);
       });
-    for (let i = 0; i < FLOOR_WARMUP_WRITES; i++) await write();
-    const samples: number[] = [];
-    const deadline = performance.now() + seconds * 1000;
-    while (performance.now() < deadline) samples.push(await write());
-    samples.sort((a, b) => a - b);
-    return {
-      medianMs: samples[Math.floor(samples.length / 2)]!,
-      meanMs: samples.reduce((sum, sample) => sum + sample, 0) / samples.length,
-      p99Ms: samples[Math.floor(samples.length * 0.99)]!,
-      writes: samples.length,
-    };
+    } finally {
+      connection.close();
+    }
+  });
+}
+
+/** Two followers and a leader of `mode` in a fresh folder; `measure` gets the leader's port. */
+async function withFloorCluster(folder: string, mode: "floor-leader" | "floor-service-leader", measure: (leaderPort: number) => Promise<ReplicationFloor>): Promise<ReplicationFloor> {
+  const dir = fs.mkdtempSync(path.join(folder, "floor-"));
+  const helpers: { close(): void }[] = [];
+  try {
+    const followers = [await startHelper("floor-follower", [dir]), await startHelper("floor-follower", [dir])];
+    helpers.push(...followers);
+    const leader = await startHelper(mode, [dir, ...followers.map((f) => String(f.port))]);
+    helpers.push(leader);
+    return await measure(leader.port);
   } finally {
-    socket.destroy();
-    for (const helper of [leader, ...followers]) helper.close();
+    for (const helper of helpers) helper.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Warms up, then times sequential writes for about `seconds`. */
+async function sampleWrites(seconds: number, write: () => Promise<void>): Promise<ReplicationFloor> {
+  for (let i = 0; i < FLOOR_WARMUP_WRITES; i++) await write();
+  const samples: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline) {
+    const started = performance.now();
+    await write();
+    samples.push(performance.now() - started);
+  }
+  samples.sort((a, b) => a - b);
+  return {
+    medianMs: samples[Math.floor(samples.length / 2)]!,
+    meanMs: samples.reduce((sum, sample) => sum + sample, 0) / samples.length,
+    p99Ms: samples[Math.floor(samples.length * 0.99)]!,
+    writes: samples.length,
+  };
 }
 
 /** Appends records to a fresh file in `dir`, each made durable before its callback. */
@@ -92,40 +145,91 @@ export function runFloorFollower(dir: string, listening: (port: number) => void)
   server.listen(0, "127.0.0.1", () => listening((server.address() as net.AddressInfo).port));
 }
 
-/** The leader: replicates each record to both followers while syncing its own copy; answers after its own and one follower's. */
-export function runFloorLeader(dir: string, followerPorts: readonly number[], listening: (port: number) => void): void {
+/**
+ * The leader's replication: each record goes to both followers while the leader syncs its own
+ * copy; the returned promise resolves once its own copy and one follower's are durable, in
+ * order, as a Raft leader of three commits.
+ */
+function startReplication(dir: string, followerPorts: readonly number[]): { replicate: (record: Buffer) => Promise<void>; close: () => void } {
   const append = openLog(dir);
   const followers = followerPorts.map((port) => net.connect({ host: "127.0.0.1", port, noDelay: true }));
   // Followers answer in order, one byte a record: record n is on follower i once acked[i] ≥ n.
   const acked = followers.map(() => 0);
+  const waiting: (() => void)[] = [];
   let received = 0;
   let ownDurable = 0;
-  let answered = 0;
-  let client: net.Socket | undefined;
-  const answerDurable = (): void => {
-    while (answered < received && ownDurable > answered && Math.max(...acked) > answered) {
-      answered++;
-      client?.write("k");
+  let committed = 0;
+  const commitDurable = (): void => {
+    while (committed < received && ownDurable > committed && Math.max(...acked) > committed) {
+      committed++;
+      waiting.shift()!();
     }
   };
   followers.forEach((follower, i) =>
     follower.on("data", (acks: Buffer) => {
       acked[i]! += acks.length;
-      answerDurable();
+      commitDurable();
     }),
   );
-  const server = net.createServer((socket) => {
-    client = socket;
-    socket.setNoDelay(true);
-    onRecords(socket, (record) => {
+  const replicate = (record: Buffer): Promise<void> =>
+    new Promise<void>((resolve) => {
       received++;
+      waiting.push(resolve);
       for (const follower of followers) follower.write(record);
       void append(record).then(() => {
         ownDurable++;
-        answerDurable();
+        commitDurable();
       });
     });
+  return { replicate, close: () => followers.forEach((follower) => follower.destroy()) };
+}
+
+/** The leader of the bare floor: records in over TCP, one byte back once committed. */
+export function runFloorLeader(dir: string, followerPorts: readonly number[], listening: (port: number) => void): void {
+  const { replicate } = startReplication(dir, followerPorts);
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    onRecords(socket, (record) => void replicate(record).then(() => socket.write("k")));
     socket.on("error", () => socket.destroy());
   });
   server.listen(0, "127.0.0.1", () => listening((server.address() as net.AddressInfo).port));
+}
+
+/** The leader of the service floor: `PUT /<key>` in over HTTP, replicated, upserted into SQLite, answered. Returns its closer. */
+export function runServiceFloorLeader(dir: string, followerPorts: readonly number[], listening: (port: number) => void): () => void {
+  const replication = startReplication(dir, followerPorts);
+  const db = new Database(path.join(dir, "state.db"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.exec("CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL, create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL, version INTEGER NOT NULL, lease INTEGER NOT NULL) WITHOUT ROWID");
+  const upsert = db.prepare<[Buffer, Buffer, number, number], { version: number }>(
+    `INSERT INTO kv (key, value, create_revision, mod_revision, version, lease) VALUES (?, ?, ?, ?, 1, 0)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision, version = version + 1
+     RETURNING version`,
+  );
+  let revision = 0;
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const value = Buffer.concat(chunks);
+      const record = Buffer.alloc(FLOOR_RECORD_BYTES);
+      value.copy(record, 0, 0, Math.min(value.length, FLOOR_RECORD_BYTES));
+      void replication.replicate(record).then(() => {
+        revision++;
+        const row = upsert.get(Buffer.from(request.url!.slice(1)), value, revision, revision)!;
+        const body = JSON.stringify({ revision, version: row.version });
+        response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+        response.end(body);
+      });
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, "127.0.0.1", () => listening((server.address() as net.AddressInfo).port));
+  return () => {
+    server.closeAllConnections();
+    server.close();
+    replication.close();
+    db.close();
+  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { barChart } from "./html-report.js";
-import { evaluateTargets, evaluateTargetsOverRounds, formatRoundsSummary, formatTable, offEventLoopLine, ratioRows } from "./report.js";
+import type { MachineLimits } from "./machine.js";
+import { evaluateTargets, evaluateTargetsOverRounds, formatRoundsSummary, formatTable, offEventLoopLine, ratioRows, singleClientFloorLine } from "./report.js";
 import type { BenchReport, SystemResult, WorkloadResult } from "./results.js";
 
 function workload(name: string, opsPerSecond: number, p50Ms: number, p99Ms: number, peakMiB = 50): WorkloadResult {
@@ -66,6 +67,14 @@ describe("the report", () => {
     const line = offEventLoopLine(system("flotilla", [measured("write-1c-100B", 4, 3), workload("read-lin-64c-100B", 1, 1, 2), measured("write-64c-100B", 10, 7.5)], 1));
     expect(line).toMatch(/: write-1c-100B 25%, write-64c-100B 25%$/);
     expect(offEventLoopLine(flotilla)).toBeUndefined();
+  });
+
+  it("sets the single-client goal beside the service floor: the room left, or how far the floor is above it", () => {
+    const floor = (medianMs: number): MachineLimits => ({ serviceFloor: { medianMs, meanMs: medianMs, p99Ms: medianMs, writes: 100 } }) as MachineLimits;
+    // etcd's p50 is 2 ms: the goal is 1.4 ms; Flotilla's p50 is 1.2 ms.
+    expect(singleClientFloorLine(floor(0.9), flotilla, etcd)).toContain("goal 1.40 ms (0.7 × etcd's 2.00); the service floor (HTTP, fdatasync on two of three, a SQLite upsert, nothing else) 0.90 ms: 0.50 ms left for Raft and everything else; Flotilla 1.20 ms (0.30 over the floor)");
+    expect(singleClientFloorLine(floor(1.5), flotilla, etcd)).toContain("1.50 ms: 0.10 ms above the goal already");
+    expect(singleClientFloorLine(floor(0.9), flotilla, system("etcd", [], 50))).toBeUndefined();
   });
 
   it("aligns a table's columns", () => {

@@ -3,6 +3,7 @@
  * every figure, and the issue's targets with their verdicts.
  */
 import type { BenchReport, SystemResult, TargetVerdict, WorkloadResult } from "./results.js";
+import type { MachineLimits } from "./machine.js";
 import { formatProfile } from "./profile-summary.js";
 
 const MiB = 1024 * 1024;
@@ -165,6 +166,10 @@ export function formatReport(report: BenchReport): string {
   out.push(
     `  measured floor for one client writing: ${latency(floor.medianMs)} ms median, ${latency(floor.p99Ms)} ms p99 (${floor.writes} writes through three processes that only forward, append and fdatasync: no HTTP, no Raft, no state machine)`,
   );
+  const service = m.serviceFloor;
+  out.push(
+    `  service floor (the same, plus HTTP in and out and a SQLite upsert on the leader before it answers): ${latency(service.medianMs)} ms median, ${latency(service.p99Ms)} ms p99 (${service.writes} writes)`,
+  );
   out.push(`settings: ${report.settings.warmupSeconds} s warm-up + ${report.settings.durationSeconds} s per workload, ${report.settings.keys.toLocaleString("en-US")} keys, ${report.settings.generators} generator process(es), connections to ${TARGET_WORDS[report.settings.target] ?? report.settings.target}`);
   for (const system of report.systems) {
     out.push("", `${system.system} ${system.version} (leader at start: ${system.leader}; * marks the leader's CPU; every member took writes ${system.writableAfterReadyMs.toFixed(0)} ms after ready)`);
@@ -185,11 +190,32 @@ export function formatReport(report: BenchReport): string {
       const mark = verdict.met === undefined ? "not measured" : verdict.met ? "met" : "MISSED";
       out.push(`  ${verdict.target.padEnd(58)} ${verdict.ratio === undefined ? "   -  " : verdict.ratio.toFixed(2).padStart(6)}  goal ${verdict.goal}  ${mark}`);
     }
+    const floorLine = singleClientFloorLine(report.machine, flotilla, etcd);
+    if (floorLine !== undefined) out.push(floorLine);
   } else if (report.etcdSkipped !== undefined) {
     out.push("", `etcd comparison skipped: ${report.etcdSkipped}`);
   }
   for (const system of report.systems) for (const profile of system.profiles) out.push("", formatProfile(profile));
   return out.join("\n");
+}
+
+/**
+ * The single-client target beside the floor of the design on this machine: how much of the
+ * 0.7 × etcd budget is left once HTTP, replication with fdatasync and a SQLite upsert, done
+ * the cheapest way, have taken theirs.
+ */
+export function singleClientFloorLine(machine: MachineLimits, flotilla: SystemResult, etcd: SystemResult): string | undefined {
+  const p50 = (system: SystemResult): number | undefined => system.workloads.find((w) => w.name === "write-1c-100B")?.latency.p50Ms;
+  const etcdMs = p50(etcd);
+  const flotillaMs = p50(flotilla);
+  if (etcdMs === undefined || flotillaMs === undefined) return undefined;
+  const goalMs = 0.7 * etcdMs;
+  const floorMs = machine.serviceFloor.medianMs;
+  const room = goalMs - floorMs;
+  return (
+    `  single-client goal ${latency(goalMs)} ms (0.7 × etcd's ${latency(etcdMs)}); the service floor (HTTP, fdatasync on two of three, a SQLite upsert, nothing else) ` +
+    `${latency(floorMs)} ms: ${room > 0 ? `${latency(room)} ms left for Raft and everything else` : `${latency(-room)} ms above the goal already`}; Flotilla ${latency(flotillaMs)} ms (${latency(flotillaMs - floorMs)} over the floor)`
+  );
 }
 
 function memoryLine(system: SystemResult): string {
