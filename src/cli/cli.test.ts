@@ -230,6 +230,8 @@ describe("plans for start and dev", () => {
   it("start passes the tuning extensions to the node", () => {
     expect(planStart(["--snapshot-entries", "50", "--tick-ms", "20", "--request-timeout-ms", "3000"]).node.tuning).toEqual({ snapshotEntries: 50, tickMs: 20, requestTimeoutMs: 3000 });
     expect(() => planStart(["--election-timeout-ticks", "0"])).toThrow(/--election-timeout-ticks must be an integer ≥ 1/);
+    expect(planStart(["--no-background-checkpoints"]).node.tuning).toEqual({ backgroundCheckpoints: false });
+    expect(planStart([]).node.tuning).toBeUndefined();
   });
 
   it("dev gives each node its own ports and data, bootstrapped together", () => {

@@ -27,6 +27,8 @@ export const START_OPTIONS = {
   "request-timeout-ms": { type: "string" },
   "snapshot-entries": { type: "string" },
   "snapshot-catchup-entries": { type: "string" },
+  // For small devices: ~9 MiB less per node, SQLite's checkpoints back on the event loop.
+  "no-background-checkpoints": { type: "boolean" },
 } as const;
 
 /** Option name → NodeTuning field. */
@@ -94,6 +96,7 @@ function tuning(parsed: Parsed): { tuning?: NodeTuning } {
     const value = integerOption(parsed, option, 1);
     if (value !== undefined) out[field] = value;
   }
+  if (parsed.values["no-background-checkpoints"] === true) out.backgroundCheckpoints = false;
   return Object.keys(out).length === 0 ? {} : { tuning: out };
 }
 

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { openNode, type RunningNode } from "./node.js";
+import { openNode, type NodeOptions, type RunningNode } from "./node.js";
 import { freePort } from "./testing/ports.js";
 
 const logger = pino({ level: "silent" });
@@ -14,13 +14,13 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((node) => node.close()));
 });
 
-async function cluster(size: number, dir: string): Promise<RunningNode[]> {
+async function cluster(size: number, dir: string, options: Partial<NodeOptions> = {}): Promise<RunningNode[]> {
   const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
   const ports = await Promise.all(ids.map(() => freePort()));
   const bootstrap = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
   const nodes = await Promise.all(
     ids.map((id, i) =>
-      openNode({ id, dataDir: path.join(dir, id), peerListen: `127.0.0.1:${ports[i]}`, clientUrl: `http://127.0.0.1:${9000 + i}`, bootstrap, logger, tickMs: 20 }),
+      openNode({ id, dataDir: path.join(dir, id), peerListen: `127.0.0.1:${ports[i]}`, clientUrl: `http://127.0.0.1:${9000 + i}`, bootstrap, logger, tickMs: 20, ...options }),
     ),
   );
   running.push(...nodes);
@@ -80,6 +80,19 @@ describe("node", () => {
     // KV_BACKGROUND_CHECKPOINT_INTERVAL_MS is a second: every node's thread has run within a few.
     for (let i = 0; i < 100 && (await Promise.all(nodes.map(checkpoints))).some((count) => count === 0); i++) await new Promise((r) => setTimeout(r, 50));
     for (const node of nodes) expect(await checkpoints(node)).toBeGreaterThan(0);
+  });
+
+  it("without the checkpoint thread (backgroundCheckpoints: false) serves the same, and no thread checkpoints", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
+    const nodes = await cluster(3, dir, { backgroundCheckpoints: false });
+    const leader = await leaderOf(nodes);
+    for (let i = 0; i < 20; i++) await leader.write({ type: "put", payload: { key: `k${i}`, value: encoder.encode("v") } });
+    // Longer than KV_BACKGROUND_CHECKPOINT_INTERVAL_MS: a running thread would have checkpointed.
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const node of nodes) {
+      expect(await node.metrics()).toMatch(/flotilla_kv_checkpoint_duration_seconds_count\S* 0\b/);
+      expect((await node.get("k19", { consistency: "stale" })).kv?.version).toBe(1);
+    }
   });
 
   it("answers a follower's writes while leadership moves: refused by the old leader, forwarded again to the new one", async () => {

@@ -89,6 +89,12 @@ export interface NodeOptions {
   readonly snapshotEntries?: number;
   /** Entries kept behind a snapshot for followers slightly behind. */
   readonly snapshotCatchupEntries?: number;
+  /**
+   * SQLite's checkpoints on a worker thread (default true): no pause of the event loop for
+   * them, for ~9 MiB of memory (the thread's isolate). false: the node's own connection
+   * checkpoints every KV_WAL_AUTOCHECKPOINT_PAGES pages, inside a commit.
+   */
+  readonly backgroundCheckpoints?: boolean;
 }
 
 export interface RunningNode extends NodeApi {
@@ -198,10 +204,14 @@ export class FlotillaNode implements RunningNode {
     this.#kv = KvStore.open({
       path: path.join(dataDir, "state.db"),
       deferredCommitEntriesMax: KV_DEFERRED_COMMIT_ENTRIES_MAX,
-      backgroundCheckpoints: {
-        onCheckpoint: (report) => this.#metrics.kvCheckpointSeconds.observe(report.seconds),
-        onFailure: (error) => this.#log.error({ err: error.message }, "SQLite checkpoints fall back to the event loop"),
-      },
+      ...(this.#options.backgroundCheckpoints === false
+        ? {}
+        : {
+            backgroundCheckpoints: {
+              onCheckpoint: (report) => this.#metrics.kvCheckpointSeconds.observe(report.seconds),
+              onFailure: (error) => this.#log.error({ err: error.message }, "SQLite checkpoints fall back to the event loop"),
+            },
+          }),
     });
 
     const fresh = this.#memory.lastIndex() === 0 && this.#memory.hardState().term === 0;

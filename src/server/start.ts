@@ -49,7 +49,7 @@ export interface StartNodeOptions {
 }
 
 export type NodeTuning = Partial<
-  Pick<NodeOptions, "tickMs" | "electionTimeoutTicks" | "heartbeatIntervalTicks" | "requestTimeoutMs" | "snapshotEntries" | "snapshotCatchupEntries">
+  Pick<NodeOptions, "tickMs" | "electionTimeoutTicks" | "heartbeatIntervalTicks" | "requestTimeoutMs" | "snapshotEntries" | "snapshotCatchupEntries" | "backgroundCheckpoints">
 >;
 
 export interface RunningNode {
