@@ -59,7 +59,7 @@ export async function runBench(context: RunContext): Promise<BenchReport> {
   try {
     log(`data in ${root}${options.keepData ? " (kept)" : " (removed afterwards)"}`);
     log("measuring the machine: fdatasync, loopback round trip, load generator ceiling ...");
-    const machine = await measureMachine(root, options.quick ? 0.5 : 1, 64);
+    const machine = await measureMachine(root, options.quick ? 0.5 : 1, options.quick ? 1 : 5, 64);
     const starts: [SystemName, StartCluster][] = [["flotilla", (dir, profileDir) => startFlotillaCluster({ size: CLUSTER_SIZE, root: dir, extraArgs: [], ...(profileDir ? { cpuProfileDir: profileDir } : {}) })]];
     let etcdSkipped: string | undefined;
     if (options.vsEtcd) {

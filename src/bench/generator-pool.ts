@@ -161,12 +161,22 @@ export function startHelperServer(mode: "echo-server" | "trivial-server"): Promi
   return startHelper(mode, []);
 }
 
+export interface Helper {
+  readonly pid: number;
+  readonly port: number;
+  /** The client (HTTP) port of a helper that has one besides its peer port. */
+  readonly clientPort: number;
+  close(): void;
+}
+
 /** A helper process of generator-process.js that listens on a port; resolves with it. */
-export async function startHelper(mode: HelperMode, args: readonly string[]): Promise<{ port: number; close(): void }> {
+export async function startHelper(mode: HelperMode, args: readonly string[]): Promise<Helper> {
   const child = fork(PROCESS_PATH, [mode, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once("message", (message: FromGenerator) => (message.type === "listening" ? resolve(message.port) : reject(new Error(`${mode}: unexpected ${message.type}`))));
+  const ports = await new Promise<{ port: number; clientPort: number }>((resolve, reject) => {
+    child.once("message", (message: FromGenerator) =>
+      message.type === "listening" ? resolve({ port: message.port, clientPort: message.clientPort ?? message.port }) : reject(new Error(`${mode}: unexpected ${message.type}`)),
+    );
     child.once("exit", (code) => reject(new Error(`${mode} exited (code ${code}) before listening`)));
   });
-  return { port, close: () => child.kill("SIGKILL") };
+  return { pid: child.pid!, ...ports, close: () => child.kill("SIGKILL") };
 }

@@ -7,10 +7,13 @@
  *   generator-process.js trivial-server   an HTTP server answering 200 "{}" (the generator's ceiling)
  *   generator-process.js floor-follower DIR / floor-leader DIR PORT PORT / floor-service-leader DIR PORT PORT
  *                                         the bare replicated write, and with HTTP and SQLite (replication-floor.ts)
+ *   generator-process.js load-floor-follower DIR ORIGIN / load-floor-leader DIR PORT PORT
+ *                                         the service floor under load (load-floor.ts)
  */
 import http from "node:http";
 import net from "node:net";
 import { LoadGenerator, type GeneratorResult, type GeneratorSpec } from "./generator.js";
+import { runLoadFloorFollower, runLoadFloorLeader } from "./load-floor.js";
 import { runFloorFollower, runFloorLeader, runServiceFloorLeader } from "./replication-floor.js";
 import { BENCH_PROGRESS_INTERVAL_MS } from "../util/limits.js";
 
@@ -24,11 +27,11 @@ export type FromGenerator =
   | { readonly type: "progress"; readonly ops: number; readonly errors: number }
   | { readonly type: "result"; readonly result: GeneratorResult }
   | { readonly type: "failed"; readonly message: string }
-  | { readonly type: "listening"; readonly port: number };
+  | { readonly type: "listening"; readonly port: number; readonly clientPort?: number };
 
 /** The helper processes that listen on a port (startHelper in generator-pool.ts). */
 export type HelperMode = "echo-server" | "trivial-server" | FloorMode;
-type FloorMode = "floor-follower" | "floor-leader" | "floor-service-leader";
+type FloorMode = "floor-follower" | "floor-leader" | "floor-service-leader" | "load-floor-follower" | "load-floor-leader";
 
 function send(message: FromGenerator): void {
   process.send!(message);
@@ -87,10 +90,13 @@ function runTrivialServer(): void {
 }
 
 function runFloorHelper(mode: FloorMode, args: readonly string[]): void {
-  const listening = (port: number): void => send({ type: "listening", port });
+  const listening = (port: number, clientPort?: number): void => send({ type: "listening", port, ...(clientPort === undefined ? {} : { clientPort }) });
+  // Each runs until the harness kills the process.
   if (mode === "floor-follower") runFloorFollower(args[0]!, listening);
   else if (mode === "floor-leader") runFloorLeader(args[0]!, args.slice(1).map(Number), listening);
-  else runServiceFloorLeader(args[0]!, args.slice(1).map(Number), listening); // runs until the process is killed
+  else if (mode === "floor-service-leader") runServiceFloorLeader(args[0]!, args.slice(1).map(Number), listening);
+  else if (mode === "load-floor-follower") runLoadFloorFollower(args[0]!, Number(args[1]), listening);
+  else runLoadFloorLeader(args[0]!, args.slice(1).map(Number), listening);
   process.on("disconnect", () => process.exit(0));
 }
 
@@ -101,7 +107,9 @@ if (process.send === undefined) {
 } else if (mode === "generator") runGenerator();
 else if (mode === "echo-server") runEchoServer();
 else if (mode === "trivial-server") runTrivialServer();
-else if (mode === "floor-follower" || mode === "floor-leader" || mode === "floor-service-leader") runFloorHelper(mode, process.argv.slice(3));
+else if (mode === "floor-follower" || mode === "floor-leader" || mode === "floor-service-leader" || mode === "load-floor-follower" || mode === "load-floor-leader") {
+  runFloorHelper(mode, process.argv.slice(3));
+}
 else {
   process.stderr.write(`generator-process.js: unknown mode ${JSON.stringify(mode)}\n`);
   process.exit(2);

@@ -77,7 +77,7 @@ export function htmlReport(report: BenchReport): string {
 <style>body{font-family:sans-serif;margin:24px;color:#111}pre{font-size:12px;background:#f6f6f6;padding:8px;overflow-x:auto}.charts{display:flex;flex-wrap:wrap;gap:24px}</style></head>
 <body><h1>Flotilla benchmark</h1>
 <p>${escape(report.startedAt)} · <code>${escape(report.command)}</code><br>
-${escape(`${m.cpus} × ${m.cpuModel}, node ${m.nodeVersion}; ${Math.round(m.fdatasync.perSecond)} fdatasyncs/s; loopback RTT ${m.loopbackRtt.medianMs.toFixed(3)} ms; generator ceiling ${Math.round(m.generator.opsPerSecond)} req/s; single-client write ceiling ${Math.round(m.singleWriteCeiling.opsPerSecond)} writes/s; measured floor ${m.replicationFloor.medianMs.toFixed(3)} ms a write, service floor (with HTTP and SQLite) ${m.serviceFloor.medianMs.toFixed(3)} ms`)}<br>
+${escape(`${m.cpus} × ${m.cpuModel}, node ${m.nodeVersion}; ${Math.round(m.fdatasync.perSecond)} fdatasyncs/s; loopback RTT ${m.loopbackRtt.medianMs.toFixed(3)} ms; generator ceiling ${Math.round(m.generator.opsPerSecond)} req/s; single-client write ceiling ${Math.round(m.singleWriteCeiling.opsPerSecond)} writes/s; measured floor ${m.replicationFloor.medianMs.toFixed(3)} ms a write, service floor (with HTTP and SQLite) ${m.serviceFloor.medianMs.toFixed(3)} ms; service floor under ${m.loadFloor.clients} clients ${Math.round(m.loadFloor.opsPerSecond)} writes/s at ${Math.round(m.loadFloor.cpuUsPerOp)} µs CPU each`)}<br>
 ${escape(`${report.settings.warmupSeconds} s warm-up + ${report.settings.durationSeconds} s per workload, ${report.settings.keys} keys`)}</p>
 <div class="charts">${charts.join("\n")}</div>
 ${tables.join("\n")}

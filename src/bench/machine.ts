@@ -4,13 +4,15 @@
  * second the load generator itself can issue. From the first two follows the ceiling for one
  * client writing one key at a time through a leader that replicates to a follower; the floor
  * is also measured, as a bare replicated write between real processes, and with the HTTP and
- * SQLite steps this design adds (replication-floor.ts).
+ * SQLite steps this design adds (replication-floor.ts); and that service floor under the
+ * 64-client write load (load-floor.ts).
  */
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { GeneratorPool, startHelperServer } from "./generator-pool.js";
+import { measureLoadFloor, type LoadFloor } from "./load-floor.js";
 import { measureReplicationFloor, measureServiceFloor, type ReplicationFloor } from "./replication-floor.js";
 
 export interface MachineLimits {
@@ -29,17 +31,24 @@ export interface MachineLimits {
   readonly replicationFloor: ReplicationFloor;
   /** The same with this design's HTTP in and out and a SQLite upsert on the leader. */
   readonly serviceFloor: ReplicationFloor;
+  /** The service floor under the 64-client write load (load-floor.ts). */
+  readonly loadFloor: LoadFloor;
 }
+
+/** Clients of the load floor: the write-throughput target's. */
+export const LOAD_FLOOR_CLIENTS = 64;
 
 const FSYNC_BLOCK_BYTES = 4096;
 
-export async function measureMachine(folder: string, seconds: number, generatorConnections: number): Promise<MachineLimits> {
+/** `seconds` for each probe, `loadSeconds` for the load floor. */
+export async function measureMachine(folder: string, seconds: number, loadSeconds: number, generatorConnections: number): Promise<MachineLimits> {
   const loadAverageAtStart = os.loadavg()[0]!;
   const fdatasync = measureFdatasync(folder, seconds);
   const loopbackRtt = await measureLoopbackRtt(seconds);
   const generator = await measureGeneratorCeiling(seconds, generatorConnections);
   const replicationFloor = await measureReplicationFloor(folder, seconds);
   const serviceFloor = await measureServiceFloor(folder, seconds);
+  const loadFloor = await measureLoadFloor(folder, loadSeconds, LOAD_FLOOR_CLIENTS);
   const latencyMs = 2 * loopbackRtt.medianMs + fdatasync.meanMs;
   return {
     cpus: os.cpus().length,
@@ -59,6 +68,7 @@ export async function measureMachine(folder: string, seconds: number, generatorC
     },
     replicationFloor,
     serviceFloor,
+    loadFloor,
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { barChart } from "./html-report.js";
 import type { MachineLimits } from "./machine.js";
-import { evaluateTargets, evaluateTargetsOverRounds, formatRoundsSummary, formatTable, offEventLoopLine, ratioRows, singleClientFloorLine } from "./report.js";
+import { evaluateTargets, evaluateTargetsOverRounds, formatRoundsSummary, formatTable, loadFloorLine, offEventLoopLine, ratioRows, singleClientFloorLine } from "./report.js";
 import type { BenchReport, SystemResult, WorkloadResult } from "./results.js";
 
 function workload(name: string, opsPerSecond: number, p50Ms: number, p99Ms: number, peakMiB = 50): WorkloadResult {
@@ -75,6 +75,13 @@ describe("the report", () => {
     expect(singleClientFloorLine(floor(0.9), flotilla, etcd)).toContain("goal 1.40 ms (0.7 × etcd's 2.00); the service floor (HTTP, fdatasync on two of three, a SQLite upsert, nothing else) 0.90 ms: 0.50 ms left for Raft and everything else; Flotilla 1.20 ms (0.30 over the floor)");
     expect(singleClientFloorLine(floor(1.5), flotilla, etcd)).toContain("1.50 ms: 0.10 ms above the goal already");
     expect(singleClientFloorLine(floor(0.9), flotilla, system("etcd", [], 50))).toBeUndefined();
+  });
+
+  it("sets the 64-client write goal beside the service floor under that load", () => {
+    const floor = { loadFloor: { clients: 64, opsPerSecond: 6600, cpuUsPerOp: 120, errors: 0, answered: [1, 1, 1] } } as unknown as MachineLimits;
+    // etcd did 2,200/s: the goal is 3,300/s; Flotilla did 3,300/s.
+    expect(loadFloorLine(floor, flotilla, etcd)).toBe("  64-client write goal 3,300/s (1.5 × etcd's 2,200); the service floor under that load 6,600/s (3.00 × etcd); Flotilla 3,300/s, 50% of the floor");
+    expect(loadFloorLine({ loadFloor: { ...floor.loadFloor, clients: 16 } } as unknown as MachineLimits, flotilla, etcd)).toBeUndefined();
   });
 
   it("aligns a table's columns", () => {

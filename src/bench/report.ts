@@ -170,6 +170,10 @@ export function formatReport(report: BenchReport): string {
   out.push(
     `  service floor (the same, plus HTTP in and out and a SQLite upsert on the leader before it answers): ${latency(service.medianMs)} ms median, ${latency(service.p99Ms)} ms p99 (${service.writes} writes)`,
   );
+  const load = m.loadFloor;
+  out.push(
+    `  service floor under load (${load.clients} clients over three processes that forward, group-commit, replicate, fdatasync and apply to SQLite, nothing else): ${fixed(load.opsPerSecond, 0)} writes/s at ${fixed(load.cpuUsPerOp, 0)} µs of CPU a write${load.errors > 0 ? `, ${load.errors} errors` : ""}`,
+  );
   out.push(`settings: ${report.settings.warmupSeconds} s warm-up + ${report.settings.durationSeconds} s per workload, ${report.settings.keys.toLocaleString("en-US")} keys, ${report.settings.generators} generator process(es), connections to ${TARGET_WORDS[report.settings.target] ?? report.settings.target}`);
   for (const system of report.systems) {
     out.push("", `${system.system} ${system.version} (leader at start: ${system.leader}; * marks the leader's CPU; every member took writes ${system.writableAfterReadyMs.toFixed(0)} ms after ready)`);
@@ -190,8 +194,7 @@ export function formatReport(report: BenchReport): string {
       const mark = verdict.met === undefined ? "not measured" : verdict.met ? "met" : "MISSED";
       out.push(`  ${verdict.target.padEnd(58)} ${verdict.ratio === undefined ? "   -  " : verdict.ratio.toFixed(2).padStart(6)}  goal ${verdict.goal}  ${mark}`);
     }
-    const floorLine = singleClientFloorLine(report.machine, flotilla, etcd);
-    if (floorLine !== undefined) out.push(floorLine);
+    for (const line of [singleClientFloorLine(report.machine, flotilla, etcd), loadFloorLine(report.machine, flotilla, etcd)]) if (line !== undefined) out.push(line);
   } else if (report.etcdSkipped !== undefined) {
     out.push("", `etcd comparison skipped: ${report.etcdSkipped}`);
   }
@@ -215,6 +218,23 @@ export function singleClientFloorLine(machine: MachineLimits, flotilla: SystemRe
   return (
     `  single-client goal ${latency(goalMs)} ms (0.7 × etcd's ${latency(etcdMs)}); the service floor (HTTP, fdatasync on two of three, a SQLite upsert, nothing else) ` +
     `${latency(floorMs)} ms: ${room > 0 ? `${latency(room)} ms left for Raft and everything else` : `${latency(-room)} ms above the goal already`}; Flotilla ${latency(flotillaMs)} ms (${latency(flotillaMs - floorMs)} over the floor)`
+  );
+}
+
+/**
+ * The 64-client write target beside the service floor under the same load: whether the design
+ * can reach the goal on this machine at all, and how much of the floor Flotilla reaches.
+ */
+export function loadFloorLine(machine: MachineLimits, flotilla: SystemResult, etcd: SystemResult): string | undefined {
+  const floor = machine.loadFloor;
+  const rate = (system: SystemResult): number | undefined => system.workloads.find((w) => w.name === `write-${floor.clients}c-100B`)?.opsPerSecond;
+  const etcdRate = rate(etcd);
+  const flotillaRate = rate(flotilla);
+  if (etcdRate === undefined || flotillaRate === undefined || floor.opsPerSecond <= 0) return undefined;
+  const goal = 1.5 * etcdRate;
+  return (
+    `  ${floor.clients}-client write goal ${fixed(goal, 0)}/s (1.5 × etcd's ${fixed(etcdRate, 0)}); the service floor under that load ${fixed(floor.opsPerSecond, 0)}/s ` +
+    `(${(floor.opsPerSecond / etcdRate).toFixed(2)} × etcd); Flotilla ${fixed(flotillaRate, 0)}/s, ${((100 * flotillaRate) / floor.opsPerSecond).toFixed(0)}% of the floor`
   );
 }
 
