@@ -5,7 +5,7 @@
  * client writing one key at a time through a leader that replicates to a follower; the floor
  * is also measured, as a bare replicated write between real processes, and with the HTTP and
  * SQLite steps this design adds (replication-floor.ts); and that service floor under the
- * 64-client write load (load-floor.ts).
+ * 64- and 256-client write loads (load-floor.ts).
  */
 import fs from "node:fs";
 import net from "node:net";
@@ -31,12 +31,12 @@ export interface MachineLimits {
   readonly replicationFloor: ReplicationFloor;
   /** The same with this design's HTTP in and out and a SQLite upsert on the leader. */
   readonly serviceFloor: ReplicationFloor;
-  /** The service floor under the 64-client write load (load-floor.ts). */
-  readonly loadFloor: LoadFloor;
+  /** The service floor under the write loads of the throughput targets (load-floor.ts). */
+  readonly loadFloors: readonly LoadFloor[];
 }
 
-/** Clients of the load floor: the write-throughput target's. */
-export const LOAD_FLOOR_CLIENTS = 64;
+/** Clients of the load floors: the write-throughput targets'. */
+export const LOAD_FLOOR_CLIENTS: readonly number[] = [64, 256];
 
 const FSYNC_BLOCK_BYTES = 4096;
 
@@ -48,7 +48,8 @@ export async function measureMachine(folder: string, seconds: number, loadSecond
   const generator = await measureGeneratorCeiling(seconds, generatorConnections);
   const replicationFloor = await measureReplicationFloor(folder, seconds);
   const serviceFloor = await measureServiceFloor(folder, seconds);
-  const loadFloor = await measureLoadFloor(folder, loadSeconds, LOAD_FLOOR_CLIENTS);
+  const loadFloors: LoadFloor[] = [];
+  for (const clients of LOAD_FLOOR_CLIENTS) loadFloors.push(await measureLoadFloor(folder, loadSeconds, clients));
   const latencyMs = 2 * loopbackRtt.medianMs + fdatasync.meanMs;
   return {
     cpus: os.cpus().length,
@@ -68,7 +69,7 @@ export async function measureMachine(folder: string, seconds: number, loadSecond
     },
     replicationFloor,
     serviceFloor,
-    loadFloor,
+    loadFloors,
   };
 }
 

@@ -77,11 +77,12 @@ describe("the report", () => {
     expect(singleClientFloorLine(floor(0.9), flotilla, system("etcd", [], 50))).toBeUndefined();
   });
 
-  it("sets the 64-client write goal beside the service floor under that load", () => {
-    const floor = { loadFloor: { clients: 64, opsPerSecond: 6600, cpuUsPerOp: 120, errors: 0, answered: [1, 1, 1] } } as unknown as MachineLimits;
+  it("sets each write-throughput goal beside the service floor under that load", () => {
+    const floor = { clients: 64, opsPerSecond: 6600, cpuUsPerOp: 120, errors: 0, answered: [1, 1, 1] };
     // etcd did 2,200/s: the goal is 3,300/s; Flotilla did 3,300/s.
     expect(loadFloorLine(floor, flotilla, etcd)).toBe("  64-client write goal 3,300/s (1.5 × etcd's 2,200); the service floor under that load 6,600/s (3.00 × etcd); Flotilla 3,300/s, 50% of the floor");
-    expect(loadFloorLine({ loadFloor: { ...floor.loadFloor, clients: 16 } } as unknown as MachineLimits, flotilla, etcd)).toBeUndefined();
+    expect(loadFloorLine({ ...floor, clients: 256, opsPerSecond: 5200 }, flotilla, etcd)).toBe("  256-client write goal 3,900/s (1.5 × etcd's 2,600); the service floor under that load 5,200/s (2.00 × etcd); Flotilla 3,000/s, 58% of the floor");
+    expect(loadFloorLine({ ...floor, clients: 16 }, flotilla, etcd)).toBeUndefined();
   });
 
   it("aligns a table's columns", () => {

@@ -3,6 +3,7 @@
  * every figure, and the issue's targets with their verdicts.
  */
 import type { BenchReport, SystemResult, TargetVerdict, WorkloadResult } from "./results.js";
+import type { LoadFloor } from "./load-floor.js";
 import type { MachineLimits } from "./machine.js";
 import { formatProfile } from "./profile-summary.js";
 
@@ -170,10 +171,11 @@ export function formatReport(report: BenchReport): string {
   out.push(
     `  service floor (the same, plus HTTP in and out and a SQLite upsert on the leader before it answers): ${latency(service.medianMs)} ms median, ${latency(service.p99Ms)} ms p99 (${service.writes} writes)`,
   );
-  const load = m.loadFloor;
-  out.push(
-    `  service floor under load (${load.clients} clients over three processes that forward, group-commit, replicate, fdatasync and apply to SQLite, nothing else): ${fixed(load.opsPerSecond, 0)} writes/s at ${fixed(load.cpuUsPerOp, 0)} µs of CPU a write${load.errors > 0 ? `, ${load.errors} errors` : ""}`,
-  );
+  for (const load of m.loadFloors) {
+    out.push(
+      `  service floor under load (${load.clients} clients over three processes that forward, group-commit, replicate, fdatasync and apply to SQLite, nothing else): ${fixed(load.opsPerSecond, 0)} writes/s at ${fixed(load.cpuUsPerOp, 0)} µs of CPU a write${load.errors > 0 ? `, ${load.errors} errors` : ""}`,
+    );
+  }
   out.push(`settings: ${report.settings.warmupSeconds} s warm-up + ${report.settings.durationSeconds} s per workload, ${report.settings.keys.toLocaleString("en-US")} keys, ${report.settings.generators} generator process(es), connections to ${TARGET_WORDS[report.settings.target] ?? report.settings.target}`);
   for (const system of report.systems) {
     out.push("", `${system.system} ${system.version} (leader at start: ${system.leader}; * marks the leader's CPU; every member took writes ${system.writableAfterReadyMs.toFixed(0)} ms after ready)`);
@@ -194,7 +196,8 @@ export function formatReport(report: BenchReport): string {
       const mark = verdict.met === undefined ? "not measured" : verdict.met ? "met" : "MISSED";
       out.push(`  ${verdict.target.padEnd(58)} ${verdict.ratio === undefined ? "   -  " : verdict.ratio.toFixed(2).padStart(6)}  goal ${verdict.goal}  ${mark}`);
     }
-    for (const line of [singleClientFloorLine(report.machine, flotilla, etcd), loadFloorLine(report.machine, flotilla, etcd)]) if (line !== undefined) out.push(line);
+    const floorLines = [singleClientFloorLine(report.machine, flotilla, etcd), ...report.machine.loadFloors.map((floor) => loadFloorLine(floor, flotilla, etcd))];
+    for (const line of floorLines) if (line !== undefined) out.push(line);
   } else if (report.etcdSkipped !== undefined) {
     out.push("", `etcd comparison skipped: ${report.etcdSkipped}`);
   }
@@ -222,11 +225,10 @@ export function singleClientFloorLine(machine: MachineLimits, flotilla: SystemRe
 }
 
 /**
- * The 64-client write target beside the service floor under the same load: whether the design
+ * A write-throughput target beside the service floor under the same load: whether the design
  * can reach the goal on this machine at all, and how much of the floor Flotilla reaches.
  */
-export function loadFloorLine(machine: MachineLimits, flotilla: SystemResult, etcd: SystemResult): string | undefined {
-  const floor = machine.loadFloor;
+export function loadFloorLine(floor: LoadFloor, flotilla: SystemResult, etcd: SystemResult): string | undefined {
   const rate = (system: SystemResult): number | undefined => system.workloads.find((w) => w.name === `write-${floor.clients}c-100B`)?.opsPerSecond;
   const etcdRate = rate(etcd);
   const flotillaRate = rate(flotilla);
