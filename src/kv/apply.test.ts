@@ -6,7 +6,8 @@ import type { Entry, EntryType } from "../raft/types.js";
 import { InvariantError } from "../util/assert.js";
 import { Rng } from "../util/rng.js";
 import { IDEMPOTENCY_RESULT_BYTES_MAX } from "../util/limits.js";
-import { KvInputError, KvStore, MEMORY_PATH } from "./index.js";
+import { decodeCommandToPropose, KvInputError, KvStore, MEMORY_PATH } from "./index.js";
+import { takeDecodedCommand } from "./command.js";
 import { bytes, EntryLog, tempDir, text } from "./testing/entries.js";
 
 describe("applied index and batches", () => {
@@ -28,6 +29,21 @@ describe("applied index and batches", () => {
     ]);
     expect(store.appliedIndex()).toBe(3);
     expect(store.appliedTerm()).toBe(3);
+  });
+
+  test("an entry whose command was decoded before it was proposed applies from that decode, taken once", () => {
+    const entry = log.put("k", "v");
+    const decoded = decodeCommandToPropose(entry.data);
+    expect(decoded).toMatchObject({ type: "put", requestId: "req-1" });
+    const [applied] = store.applyBatch([entry]);
+    expect(applied).toMatchObject({ requestId: "req-1", result: { kind: "put", revision: 1 } });
+    expect(takeDecodedCommand(entry.data)).toBeUndefined(); // the apply took it
+    // Other bytes, even equal ones, never find it.
+    const copy = entry.data.slice();
+    decodeCommandToPropose(entry.data);
+    expect(takeDecodedCommand(copy)).toBeUndefined();
+    expect(takeDecodedCommand(entry.data)).toEqual(decoded);
+    expect(takeDecodedCommand(entry.data)).toBeUndefined();
   });
 
   test("a leader's empty entry and a noop command change nothing but the applied index", () => {

@@ -109,6 +109,28 @@ export function decodeCommand(data: Uint8Array): Command {
   return parseCommand(envelope);
 }
 
+/**
+ * Commands this node decoded before proposing them (the leader checks a forwarded one), kept
+ * with their bytes until the entry applies here: the apply takes the same decode instead of
+ * running it again. The bytes are the key, so only those exact bytes find it, and the entry is
+ * dropped when taken or when the bytes are collected (an entry that never applies here).
+ */
+const decodedBeforeProposal = new WeakMap<Uint8Array, Command>();
+
+/** decodeCommand, and the result kept for takeDecodedCommand(data) when the entry applies. */
+export function decodeCommandToPropose(data: Uint8Array): Command {
+  const command = decodeCommand(data);
+  decodedBeforeProposal.set(data, command);
+  return command;
+}
+
+/** The command decodeCommandToPropose decoded from these very bytes, once; else undefined. */
+export function takeDecodedCommand(data: Uint8Array): Command | undefined {
+  const command = decodedBeforeProposal.get(data);
+  if (command !== undefined) decodedBeforeProposal.delete(data);
+  return command;
+}
+
 /** A checked copy of `raw` holding only the fields of a v1 command. */
 export function parseCommand(raw: unknown): Command {
   const command = expectObject(raw, "command", ["v", "type", "payload", "requestId", "idempotencyKey"]);
@@ -240,7 +262,9 @@ function fail(message: string): never {
 
 function expectObject(raw: unknown, what: string, allowed: readonly string[]): Record<string, unknown> {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) fail(`${what} must be an object`);
-  for (const field of Object.keys(raw)) {
+  // for...in, not Object.keys: no array per object on the apply path of every entry. Objects
+  // from MessagePack and JSON have no enumerable inherited fields.
+  for (const field in raw) {
     if (!allowed.includes(field)) fail(`${what} has an unknown field ${JSON.stringify(field)}`);
   }
   return raw as Record<string, unknown>;
@@ -283,7 +307,8 @@ function expectToken(raw: unknown, what: string, bytesMax: number): string {
 /** `base` plus the optional fields that are defined (MessagePack would encode undefined). */
 function withOptional<T extends object, O extends Record<string, number | undefined>>(base: T, optional: O): T & Partial<{ [K in keyof O]: number }> {
   const out = { ...base } as Record<string, unknown>;
-  for (const [name, value] of Object.entries(optional)) {
+  for (const name in optional) {
+    const value = optional[name];
     if (value !== undefined) out[name] = value;
   }
   return out as T & Partial<{ [K in keyof O]: number }>;

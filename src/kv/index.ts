@@ -3,7 +3,7 @@
  */
 export { KvStore, MEMORY_PATH, DEFAULT_RETENTION } from "./store.js";
 export type { KvStoreOptions, RetentionLimits, ConfChangeHandler, RangeOptions } from "./store.js";
-export { encodeCommand, decodeCommand, parseCommand, COMMAND_FORMAT_VERSION } from "./command.js";
+export { encodeCommand, decodeCommand, decodeCommandToPropose, parseCommand, COMMAND_FORMAT_VERSION } from "./command.js";
 export type {
   Command,
   CommandBody,

@@ -24,7 +24,7 @@ import {
   RANGE_KVS_MAX,
 } from "../util/limits.js";
 import { BackgroundCheckpointer, type BackgroundCheckpointOptions } from "./background-checkpoint.js";
-import { decodeCommand, type Command } from "./command.js";
+import { decodeCommand, takeDecodedCommand, type Command } from "./command.js";
 import { CompactedError, IncompatibleDatabaseError, InvalidSnapshotError, KvInputError, MalformedCommandError } from "./errors.js";
 import { packEventRows, unpackEventRow, type PendingEvent } from "./events.js";
 import { executeCommand, readKey, scanRange } from "./execute.js";
@@ -584,7 +584,7 @@ function checkConfState(confState: ConfState, index: number): void {
 
 function decodeCommittedCommand(entry: Entry): Command {
   try {
-    return decodeCommand(entry.data);
+    return takeDecodedCommand(entry.data) ?? decodeCommand(entry.data);
   } catch (error) {
     if (!(error instanceof MalformedCommandError)) throw error;
     throw new InvariantError(`committed entry ${entry.index} (term ${entry.term}) is not a valid command: ${error.message}`, { cause: error });

@@ -26,7 +26,7 @@ import {
 } from "../raft/index.js";
 import { openStorage, type Wal } from "../storage/index.js";
 import { Transport } from "../transport/index.js";
-import { KvStore, MalformedCommandError, decodeCommand, decodeMemberContext, encodeCommand, encodeMemberContext, type ApplyResult, type Member, type CommandBody, type CommandResult, type RangeResult } from "../kv/index.js";
+import { KvStore, MalformedCommandError, decodeCommandToPropose, decodeMemberContext, encodeCommand, encodeMemberContext, type ApplyResult, type Member, type CommandBody, type CommandResult, type RangeResult } from "../kv/index.js";
 import { Rng } from "../util/rng.js";
 import { assert } from "../util/assert.js";
 import { afterPromiseChains } from "../util/microtasks.js";
@@ -704,9 +704,11 @@ export class FlotillaNode implements RunningNode {
     };
     let data: Uint8Array;
     try {
-      if (decodeCommand(frame.command).requestId !== requestId) throw new ForwardProtocolError(`the command's requestId is not ${requestId}`);
       if (this.#soft.leader !== this.id) throw this.#notLeader();
       data = frame.command.slice(); // its own bytes: the entry outlives the received frame
+      // Checked before it is proposed (a command every replica cannot apply would stop them
+      // all); the decode is kept for this node's own apply of the entry.
+      if (decodeCommandToPropose(data).requestId !== requestId) throw new ForwardProtocolError(`the command's requestId is not ${requestId}`);
       // The usual case, synchronously: the answers to a burst of frames leave together.
       return accepted(this.#raft.propose(data));
     } catch (error) {
