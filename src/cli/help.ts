@@ -22,7 +22,7 @@ Run a node:
     tuning (default: the node's): --tick-ms N --election-timeout-ticks N --heartbeat-interval-ticks N
                                   --request-timeout-ms N --snapshot-entries N --snapshot-catchup-entries N
                                   --no-background-checkpoints (SQLite's checkpoints on the event loop:
-                                  ~9 MiB less memory per node, for small devices; short pauses instead)
+                                  ~12 MiB less memory per node, for small devices; short pauses instead)
   flotilla dev [--nodes N]               run N nodes on loopback (default 3), logs prefixed, Ctrl-C stops all
     --base-port P                        first client port; node i uses P+2i (client) and P+2i+1 (peer) (default 7379)
     --data DIR                           where their data goes                 (default: ./flotilla-data/dev)

@@ -27,7 +27,7 @@ export const START_OPTIONS = {
   "request-timeout-ms": { type: "string" },
   "snapshot-entries": { type: "string" },
   "snapshot-catchup-entries": { type: "string" },
-  // For small devices: ~9 MiB less per node, SQLite's checkpoints back on the event loop.
+  // For small devices: ~12 MiB less per node, SQLite's checkpoints back on the event loop.
   "no-background-checkpoints": { type: "boolean" },
 } as const;
 

@@ -57,7 +57,7 @@ export interface BackgroundCheckpointOptions {
 
 /**
  * The thread's V8 heap bounds, MiB: it allocates next to nothing (one pragma's answer a
- * second), and a worker's isolate is most of the ~9 MiB it adds to a node's resident memory.
+ * second), and a worker's isolate is most of the 9–12 MiB it adds to a node's resident memory.
  */
 const THREAD_YOUNG_GENERATION_MIB = 1;
 const THREAD_OLD_GENERATION_MIB = 16;

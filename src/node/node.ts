@@ -91,7 +91,7 @@ export interface NodeOptions {
   readonly snapshotCatchupEntries?: number;
   /**
    * SQLite's checkpoints on a worker thread (default true): no pause of the event loop for
-   * them, for ~9 MiB of memory (the thread's isolate). false: the node's own connection
+   * them, for ~9–12 MiB of memory (the thread's isolate). false: the node's own connection
    * checkpoints every KV_WAL_AUTOCHECKPOINT_PAGES pages, inside a commit.
    */
   readonly backgroundCheckpoints?: boolean;
