@@ -18,17 +18,20 @@
  * of its own code, and what this reaches is about the most any implementation of the design
  * could on this machine.
  *
+ * Its maps and queues hold at most what the harness's closed loop has in flight (one request
+ * per connection), so they need no limits of their own: these processes serve the harness only.
+ *
  * Peer frames: [u32 length][u8 kind][body]. Leader → follower: BATCH [u32 batch][records],
  * COMMIT [u32 batch]. Follower → leader: FORWARD [u32 seq][key/value], ACK [u32 batch].
  * A record in a batch: [u8 origin][u32 seq][u16 key length][key][u32 value length][value].
  */
-import Database from "better-sqlite3";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { GeneratorPool, startHelper } from "./generator-pool.js";
 import { cpuSecondsOf } from "./proc-stats.js";
+import { FLOOR_KEYS, FLOOR_VALUE_BYTES, openFloorKv } from "./replication-floor.js";
 import { KV_DEFERRED_COMMIT_ENTRIES_MAX, NODE_TICK_MS_DEFAULT } from "../util/limits.js";
 
 const BATCH = 1;
@@ -36,6 +39,8 @@ const COMMIT = 2;
 const FORWARD = 3;
 const ACK = 4;
 const LEADER_ORIGIN = 0;
+/** Load before the measured window: connections open, code and SQLite's pages warm up. */
+const LOAD_FLOOR_WARMUP_MS = 1000;
 const KEY_PATH_PREFIX = "/v1/kv/";
 /** GET: how many writes this process has answered. */
 const ANSWERED_PATH = "/answered";
@@ -62,8 +67,8 @@ export async function measureLoadFloor(folder: string, seconds: number, clients:
     // Spread over all three, leader first, as the benchmark spreads its connections.
     const ports = [leader.clientPort, ...followers.map((f) => f.clientPort)];
     const targets = Array.from({ length: clients }, (_, i) => `127.0.0.1:${ports[i % ports.length]!}`);
-    const pool = await GeneratorPool.start([{ system: "flotilla", targets, keyPrefix: "key", keyCount: 10_000, valueBytes: 100, readFraction: 0, consistency: "linearizable", seed: 1 }]);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const pool = await GeneratorPool.start([{ system: "flotilla", targets, keyPrefix: "key", keyCount: FLOOR_KEYS, valueBytes: FLOOR_VALUE_BYTES, readFraction: 0, consistency: "linearizable", seed: 1 }]);
+    await new Promise((resolve) => setTimeout(resolve, LOAD_FLOOR_WARMUP_MS));
     const pids = [leader, ...followers].map((helper) => helper.pid);
     const cpu = (): number => pids.reduce((sum, pid) => sum + cpuSecondsOf(fs.readFileSync(`/proc/${pid}/stat`, "utf8")), 0);
     const cpuBefore = cpu();
@@ -249,14 +254,7 @@ function groupCommitLog(dir: string): { append(bytes: Uint8Array, durable: () =>
  * committed every NODE_TICK_MS_DEFAULT or KV_DEFERRED_COMMIT_ENTRIES_MAX writes, as the node does.
  */
 function openState(dir: string): { apply(batches: readonly Buffer[], applied: (origin: number, seq: number, revision: number) => void): void } {
-  const db = new Database(path.join(fs.mkdtempSync(path.join(dir, "state-")), "state.db"));
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.exec("CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL, create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL, version INTEGER NOT NULL, lease INTEGER NOT NULL) WITHOUT ROWID");
-  const upsert = db.prepare<[Buffer, Buffer, number, number]>(
-    `INSERT INTO kv (key, value, create_revision, mod_revision, version, lease) VALUES (?, ?, ?, ?, 1, 0)
-     ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision, version = version + 1`,
-  );
+  const { db, upsert } = openFloorKv(fs.mkdtempSync(path.join(dir, "state-")));
   let revision = 0;
   let uncommitted = 0;
   const commit = (): void => {
@@ -276,7 +274,7 @@ function openState(dir: string): { apply(batches: readonly Buffer[], applied: (o
           const valueLength = records.readUInt32BE(at + 7 + keyLength);
           const valueAt = at + 11 + keyLength;
           revision++;
-          upsert.run(key, records.subarray(valueAt, valueAt + valueLength), revision, revision);
+          upsert.get(key, records.subarray(valueAt, valueAt + valueLength), revision, revision);
           applied(origin, seq, revision);
           uncommitted++;
           at = valueAt + valueLength;

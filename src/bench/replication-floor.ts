@@ -23,9 +23,26 @@ import { HttpConnection } from "./http-connection.js";
 export const FLOOR_RECORD_BYTES = 233;
 /** Writes made before the measured ones (connections, files and code warm up). */
 const FLOOR_WARMUP_WRITES = 200;
-/** The service floor's values and keys: the benchmark's 100-byte workloads. */
-const FLOOR_VALUE_BYTES = 100;
-const FLOOR_KEYS = 10_000;
+/** The floors' values and keys: the benchmark's 100-byte workloads. */
+export const FLOOR_VALUE_BYTES = 100;
+export const FLOOR_KEYS = 10_000;
+
+/**
+ * A floor's state machine: a SQLite file in `dir` in WAL mode with synchronous=NORMAL, holding
+ * Flotilla's kv table, and the upsert of a put (returning the key's version), as the node runs it.
+ */
+export function openFloorKv(dir: string): { readonly db: Database.Database; readonly upsert: Database.Statement<[Buffer, Buffer, number, number], { version: number }> } {
+  const db = new Database(path.join(dir, "state.db"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.exec("CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL, create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL, version INTEGER NOT NULL, lease INTEGER NOT NULL) WITHOUT ROWID");
+  const upsert = db.prepare<[Buffer, Buffer, number, number], { version: number }>(
+    `INSERT INTO kv (key, value, create_revision, mod_revision, version, lease) VALUES (?, ?, ?, ?, 1, 0)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision, version = version + 1
+     RETURNING version`,
+  );
+  return { db, upsert };
+}
 
 export interface ReplicationFloor {
   readonly medianMs: number;
@@ -198,15 +215,7 @@ export function runFloorLeader(dir: string, followerPorts: readonly number[], li
 /** The leader of the service floor: `PUT /<key>` in over HTTP, replicated, upserted into SQLite, answered. Returns its closer. */
 export function runServiceFloorLeader(dir: string, followerPorts: readonly number[], listening: (port: number) => void): () => void {
   const replication = startReplication(dir, followerPorts);
-  const db = new Database(path.join(dir, "state.db"));
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.exec("CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL, create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL, version INTEGER NOT NULL, lease INTEGER NOT NULL) WITHOUT ROWID");
-  const upsert = db.prepare<[Buffer, Buffer, number, number], { version: number }>(
-    `INSERT INTO kv (key, value, create_revision, mod_revision, version, lease) VALUES (?, ?, ?, ?, 1, 0)
-     ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision, version = version + 1
-     RETURNING version`,
-  );
+  const { db, upsert } = openFloorKv(dir);
   let revision = 0;
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
