@@ -5,7 +5,7 @@
  *   generator-process.js generator        a LoadGenerator driven over IPC (generator-pool.ts)
  *   generator-process.js echo-server      a TCP echo server (loopback round trip)
  *   generator-process.js trivial-server   an HTTP server answering 200 "{}" (the generator's ceiling)
- *   generator-process.js floor-follower DIR / floor-leader DIR PORT PORT / floor-service-leader DIR PORT PORT
+ *   generator-process.js floor-follower DIR N / floor-leader DIR PORT PORT / floor-service-leader DIR PORT PORT
  *                                         the bare replicated write, and with HTTP and SQLite (replication-floor.ts)
  *   generator-process.js load-floor-follower DIR ORIGIN / load-floor-leader DIR PORT PORT
  *                                         the service floor under load (load-floor.ts)

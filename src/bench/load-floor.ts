@@ -29,9 +29,9 @@ import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
-import { GeneratorPool, startHelper } from "./generator-pool.js";
+import { GeneratorPool } from "./generator-pool.js";
 import { cpuSecondsOf } from "./proc-stats.js";
-import { FLOOR_KEYS, FLOOR_VALUE_BYTES, openFloorKv } from "./replication-floor.js";
+import { FLOOR_KEYS, FLOOR_VALUE_BYTES, openFloorKv, withFloorCluster } from "./replication-floor.js";
 import { KV_DEFERRED_COMMIT_ENTRIES_MAX, NODE_TICK_MS_DEFAULT } from "../util/limits.js";
 
 const BATCH = 1;
@@ -39,6 +39,7 @@ const COMMIT = 2;
 const FORWARD = 3;
 const ACK = 4;
 const LEADER_ORIGIN = 0;
+const LOAD_FLOOR_MODES = { follower: "load-floor-follower", leader: "load-floor-leader" } as const;
 /** Load before the measured window: connections open, code and SQLite's pages warm up. */
 const LOAD_FLOOR_WARMUP_MS = 1000;
 const KEY_PATH_PREFIX = "/v1/kv/";
@@ -57,38 +58,36 @@ export interface LoadFloor {
 
 /** Runs the floor's three processes in a folder of `folder` under `clients` writers for `seconds`. */
 export async function measureLoadFloor(folder: string, seconds: number, clients: number): Promise<LoadFloor> {
-  const dir = fs.mkdtempSync(path.join(folder, "load-floor-"));
-  const helpers: { close(): void }[] = [];
-  try {
-    const followers = [await startHelper("load-floor-follower", [dir, "1"]), await startHelper("load-floor-follower", [dir, "2"])];
-    helpers.push(...followers);
-    const leader = await startHelper("load-floor-leader", [dir, ...followers.map((f) => String(f.port))]);
-    helpers.push(leader);
+  return withFloorCluster(folder, LOAD_FLOOR_MODES, async (leader, followers) => {
     // Spread over all three, leader first, as the benchmark spreads its connections.
     const ports = [leader.clientPort, ...followers.map((f) => f.clientPort)];
     const targets = Array.from({ length: clients }, (_, i) => `127.0.0.1:${ports[i % ports.length]!}`);
     const pool = await GeneratorPool.start([{ system: "flotilla", targets, keyPrefix: "key", keyCount: FLOOR_KEYS, valueBytes: FLOOR_VALUE_BYTES, readFraction: 0, consistency: "linearizable", seed: 1 }]);
-    await new Promise((resolve) => setTimeout(resolve, LOAD_FLOOR_WARMUP_MS));
-    const pids = [leader, ...followers].map((helper) => helper.pid);
-    const cpu = (): number => pids.reduce((sum, pid) => sum + cpuSecondsOf(fs.readFileSync(`/proc/${pid}/stat`, "utf8")), 0);
-    const cpuBefore = cpu();
-    pool.measure();
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-    const cpuAfter = cpu();
-    const result = await pool.stop();
+    let result;
+    let cpuUsed;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, LOAD_FLOOR_WARMUP_MS));
+      const pids = [leader, ...followers].map((helper) => helper.pid);
+      const cpu = (): number => pids.reduce((sum, pid) => sum + cpuSecondsOf(fs.readFileSync(`/proc/${pid}/stat`, "utf8")), 0);
+      const cpuBefore = cpu();
+      pool.measure();
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      cpuUsed = cpu() - cpuBefore;
+      result = await pool.stop();
+    } catch (error) {
+      pool.kill();
+      throw error;
+    }
     const writes = result.all.count;
     const answered = await Promise.all(ports.map(async (port) => Number(await (await fetch(`http://127.0.0.1:${port}${ANSWERED_PATH}`)).text())));
     return {
       clients,
       opsPerSecond: (writes * 1000) / result.windowMs,
-      cpuUsPerOp: writes > 0 ? ((cpuAfter - cpuBefore) * 1e6) / writes : 0,
+      cpuUsPerOp: writes > 0 ? (cpuUsed * 1e6) / writes : 0,
       errors: Object.values(result.errors).reduce((sum, count) => sum + count, 0),
       answered,
     };
-  } finally {
-    for (const helper of helpers) helper.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------

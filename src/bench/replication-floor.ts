@@ -16,7 +16,8 @@ import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
-import { startHelper } from "./generator-pool.js";
+import { startHelper, type Helper } from "./generator-pool.js";
+import type { HelperMode } from "./generator-process.js";
 import { HttpConnection } from "./http-connection.js";
 
 /** One log record: about what a 100-byte put costs in the WAL (header, entry, command). */
@@ -53,8 +54,8 @@ export interface ReplicationFloor {
 
 /** Runs the probe for about `seconds`, with its files in `folder` (removed afterwards). */
 export async function measureReplicationFloor(folder: string, seconds: number): Promise<ReplicationFloor> {
-  return withFloorCluster(folder, "floor-leader", async (leaderPort) => {
-    const socket = net.connect({ host: "127.0.0.1", port: leaderPort, noDelay: true });
+  return withFloorCluster(folder, FLOOR_MODES, async ({ port }) => {
+    const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
     try {
       await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
       const record = Buffer.alloc(FLOOR_RECORD_BYTES, 0x61);
@@ -76,8 +77,8 @@ export async function measureReplicationFloor(folder: string, seconds: number): 
  * whatever Flotilla adds beyond this is the cost of its own code.
  */
 export async function measureServiceFloor(folder: string, seconds: number): Promise<ReplicationFloor> {
-  return withFloorCluster(folder, "floor-service-leader", async (leaderPort) => {
-    const connection = new HttpConnection(`127.0.0.1:${leaderPort}`);
+  return withFloorCluster(folder, SERVICE_FLOOR_MODES, async ({ port }) => {
+    const connection = new HttpConnection(`127.0.0.1:${port}`);
     try {
       await connection.open();
       const value = Buffer.alloc(FLOOR_VALUE_BYTES, 0x62);
@@ -93,16 +94,22 @@ export async function measureServiceFloor(folder: string, seconds: number): Prom
   });
 }
 
-/** Two followers and a leader of `mode` in a fresh folder; `measure` gets the leader's port. */
-async function withFloorCluster(folder: string, mode: "floor-leader" | "floor-service-leader", measure: (leaderPort: number) => Promise<ReplicationFloor>): Promise<ReplicationFloor> {
+const FLOOR_MODES = { follower: "floor-follower", leader: "floor-leader" } as const;
+const SERVICE_FLOOR_MODES = { follower: "floor-follower", leader: "floor-service-leader" } as const;
+
+/**
+ * A floor's three helper processes in a fresh folder of `folder`, removed afterwards with them:
+ * followers 1 and 2 (`follower DIR N`), then the leader connected to them (`leader DIR PORT PORT`).
+ */
+export async function withFloorCluster<T>(folder: string, modes: { readonly follower: HelperMode; readonly leader: HelperMode }, measure: (leader: Helper, followers: readonly Helper[]) => Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(folder, "floor-"));
-  const helpers: { close(): void }[] = [];
+  const helpers: Helper[] = [];
   try {
-    const followers = [await startHelper("floor-follower", [dir]), await startHelper("floor-follower", [dir])];
+    const followers = [await startHelper(modes.follower, [dir, "1"]), await startHelper(modes.follower, [dir, "2"])];
     helpers.push(...followers);
-    const leader = await startHelper(mode, [dir, ...followers.map((f) => String(f.port))]);
+    const leader = await startHelper(modes.leader, [dir, ...followers.map((f) => String(f.port))]);
     helpers.push(leader);
-    return await measure(leader.port);
+    return await measure(leader, followers);
   } finally {
     for (const helper of helpers) helper.close();
     fs.rmSync(dir, { recursive: true, force: true });
