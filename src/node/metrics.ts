@@ -61,6 +61,7 @@ export class NodeMetrics {
     gauge("flotilla_pending_writes", "Writes proposed and not yet applied.", (s) => s.pendingWrites);
     gauge("flotilla_pending_reads", "Linearizable reads waiting for their read index.", (s) => s.pendingReads);
     gauge("flotilla_wal_fsyncs", "fsync/fdatasync calls of the write-ahead log since start.", (s) => s.wal.fsyncs);
+    gauge("flotilla_wal_prefill_failures", "Zero-fills ahead of the write-ahead log's records that failed since start (a full disk, say).", (s) => s.wal.prefillFailures);
     gauge("flotilla_wal_batches", "Group-commit batches written since start.", (s) => s.wal.batches);
     gauge("flotilla_wal_bytes_written", "Bytes written to the write-ahead log since start.", (s) => s.wal.bytesWritten);
     const counter = (name: string, help: string): Counter => new Counter({ name, help, registers });

@@ -198,7 +198,11 @@ export class FlotillaNode implements RunningNode {
     const opened = await openStorage(path.join(dataDir, "wal"));
     this.#wal = opened.wal;
     this.#memory = opened.storage;
-    if (opened.report.tornTail !== undefined) {
+    const tail = opened.report.tornTail;
+    if (tail?.kind === "zero-fill") {
+      // What the WAL writes ahead of its records, left by a stop without a clean close: no record lost.
+      this.#log.info({ file: tail.file, bytes: tail.bytesTruncated }, "recovered the write-ahead log: cut the zeros after its last record");
+    } else if (tail !== undefined) {
       this.#log.warn({ report: opened.report }, "recovered the write-ahead log: cut a torn record at its end");
     }
     this.#kv = KvStore.open({

@@ -1,9 +1,10 @@
 /**
  * Reading the WAL back at open. Segments are read in sequence order and their records
  * replayed. Only the end of the last segment may be damaged: that is what a crash during a
- * write leaves (a torn record, or zeros the filesystem exposed). Such a tail is cut off and
- * reported. A bad record with any valid record after it, or anywhere in an earlier segment,
- * means data we acknowledged is damaged: recovery refuses with a WalCorruptionError.
+ * write leaves (a torn record, or zeros: the writer's own ahead of its records, or a
+ * filesystem's). Such a tail is cut off and reported. A bad record with any valid record
+ * after it, or anywhere in an earlier segment, means data we acknowledged is damaged:
+ * recovery refuses with a WalCorruptionError.
  */
 import { open, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -19,7 +20,7 @@ export interface TornTail {
   readonly file: string;
   readonly offset: number;
   readonly bytesTruncated: number;
-  /** "zero-fill": only zeros from `offset` on (a filesystem extended the file); "torn-record": a partial last record. */
+  /** "zero-fill": only zeros from `offset` on (the WAL's zeros ahead of its records, or a filesystem's); "torn-record": a partial last record. */
   readonly kind: "torn-record" | "zero-fill";
   readonly problem: string;
 }

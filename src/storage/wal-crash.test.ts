@@ -60,6 +60,7 @@ describe("WAL under SIGKILL", () => {
     const seed = Date.now() >>> 0;
     const rng = new Rng(seed);
     const allAcked: number[] = [];
+    const tails: string[] = [];
     for (let term = 1; term <= 3; term++) {
       const round = await runAndKill(dir, term, rng.int(20, 400));
       expect(round.stderr).toBe("");
@@ -73,7 +74,10 @@ describe("WAL under SIGKILL", () => {
       expect(missing, `seed ${seed}, round ${term}: acknowledged but lost or damaged (recovery: ${JSON.stringify(report)})`).toEqual([]);
       expect(recovered.hardState.commit).toBeGreaterThanOrEqual(Math.max(...round.acked) - 1);
       expect(recovered.entries.map((entry) => entry.index)).toEqual(recovered.entries.map((_, i) => i + 1));
+      tails.push(report.tornTail?.kind ?? "none");
       await wal.close();
     }
+    // The writer keeps zeros ahead of its records, so a kill leaves them behind for recovery to cut.
+    expect(tails, `seed ${seed}`).toContain("zero-fill");
   });
 });

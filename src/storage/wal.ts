@@ -40,12 +40,15 @@ import { RECORD_HEADER_BYTES } from "./record.js";
 import { applyRepairs, recoverLog, type RecoveryReport, type SegmentState } from "./recovery.js";
 import { sameHardState } from "./replay.js";
 import { parseSegmentFileName, segmentFileName, syncDirectory, TEMP_SUFFIX, type SegmentName } from "./segment-files.js";
+import { SegmentPrefill } from "./prefill.js";
 import { parseSnapshotFileName, pruneSnapshotFiles, readSnapshotFile, snapshotFileName, writeSnapshotFile } from "./snapshot-file.js";
 import { TermRuns } from "./term-runs.js";
 
 export interface WalOptions {
   /** Size at which a new segment starts (default WAL_SEGMENT_BYTES_MAX_DEFAULT; tests use small ones). */
   readonly segmentBytesMax?: number;
+  /** Write zeros ahead of the last record so appends do not grow the file (default true; storage/prefill.ts). */
+  readonly prefill?: boolean;
 }
 
 /** Counters since open, for tests (group commit) and metrics. */
@@ -61,6 +64,10 @@ export interface WalStats {
   readonly bytesWritten: number;
   readonly segmentsCreated: number;
   readonly segmentsRemoved: number;
+  /** Chunks of zeros written and synced ahead of the records (not counted in `writes` or `fsyncs`). */
+  readonly prefills: number;
+  /** Zero-fills that failed (a full disk, say); appends then grow the file as they go. */
+  readonly prefillFailures: number;
 }
 
 /** The durable state found at open. `entries` start at snapshot.meta.index + 1 (or 1). */
@@ -204,6 +211,9 @@ export class Wal {
   readonly #segments: SegmentState[];
   /** File descriptor of the segment being written. */
   #active: number | undefined;
+  /** The zeros ahead of the active segment's records (undefined with the option off). */
+  #prefill: SegmentPrefill | undefined;
+  readonly #prefillEnabled: boolean;
   /** Terms of the log as appended so far (including what is not durable yet). */
   readonly #terms: TermRuns;
   /** After every record enqueued. */
@@ -219,11 +229,12 @@ export class Wal {
   #failure: StorageError | undefined;
   #closed = false;
   #snapshotChain: Promise<void> = Promise.resolve();
-  readonly #stats = { appends: 0, batches: 0, writes: 0, fsyncs: 0, bytesWritten: 0, segmentsCreated: 0, segmentsRemoved: 0 };
+  readonly #stats = { appends: 0, batches: 0, writes: 0, fsyncs: 0, bytesWritten: 0, segmentsCreated: 0, segmentsRemoved: 0, prefills: 0, prefillFailures: 0 };
 
-  private constructor(dir: string, segmentBytesMax: number, segments: SegmentState[], start: LogPoint, entries: readonly Entry[]) {
+  private constructor(dir: string, segmentBytesMax: number, prefill: boolean, segments: SegmentState[], start: LogPoint, entries: readonly Entry[]) {
     this.#dir = dir;
     this.#segmentBytesMax = segmentBytesMax;
+    this.#prefillEnabled = prefill;
     this.#segments = segments;
     this.#terms = new TermRuns(start.baseIndex, start.baseTerm);
     this.#terms.append(entries);
@@ -255,7 +266,7 @@ export class Wal {
     if (listing.temporaries.length > 0) await syncDirectory(dir);
     const lastIndex = log.entries.length > 0 ? log.entries[log.entries.length - 1]!.index : log.baseIndex;
     const start: LogPoint = { hardState: log.hardState, baseIndex: log.baseIndex, baseTerm: log.baseTerm, lastIndex };
-    const wal = new Wal(dir, segmentBytesMax, log.segments, start, log.entries);
+    const wal = new Wal(dir, segmentBytesMax, options.prefill ?? true, log.segments, start, log.entries);
     await wal.#startWriting();
     return {
       wal,
@@ -274,7 +285,20 @@ export class Wal {
       this.#segments.at(-1)!.durable = true;
     } else {
       this.#active = openSync(join(this.#dir, last.name), "r+");
+      this.#startPrefill(last.bytes);
     }
+    this.#prefill?.afterWrite(this.#segments.at(-1)!.bytes);
+  }
+
+  #startPrefill(bytes: number): void {
+    if (this.#prefillEnabled) this.#prefill = new SegmentPrefill(this.#active!, bytes, this.#segmentBytesMax, this.#stats);
+  }
+
+  /** Cuts the zeros after the active segment's records, durably, before the file is closed. */
+  async #finishPrefill(): Promise<void> {
+    const prefill = this.#prefill;
+    this.#prefill = undefined;
+    if (prefill !== undefined && (await prefill.finish(this.#segments.at(-1)!.bytes))) this.#stats.fsyncs++;
   }
 
   /** Index of the first entry the log holds (the snapshot's index + 1). */
@@ -397,6 +421,9 @@ export class Wal {
     this.#closed = true;
     await this.#snapshotChain;
     while (this.#flushRunning) await this.#idle;
+    // After a failed write the end of the file is unknown: recovery sorts it out.
+    if (this.#failure === undefined) await this.#finishPrefill();
+    else await this.#prefill?.settled(); // its write must not land in a file that reuses the descriptor
     if (this.#active !== undefined) closeSync(this.#active);
     this.#active = undefined;
   }
@@ -523,16 +550,19 @@ export class Wal {
   /** Writes arena bytes [start, end) at the end of the active segment and makes them durable. */
   async #writeChunk(segment: SegmentState, arena: ByteArena, start: number, end: number): Promise<void> {
     if (end === start) return;
+    await this.#prefill?.beforeWrite(segment.bytes + (end - start));
     this.#stats.writes += await writeFully(this.#active!, arena.backing, start, end, segment.bytes);
     this.#stats.bytesWritten += end - start;
     segment.bytes += end - start;
     await datasync(this.#active!);
     this.#stats.fsyncs++;
+    this.#prefill?.afterWrite(segment.bytes);
   }
 
   /** Only after the previous segment's last chunk is durable: a torn non-last segment is corruption. */
   async #rollOver(point: LogPoint): Promise<SegmentState> {
     const previous = this.#segments.at(-1)!;
+    await this.#finishPrefill();
     closeSync(this.#active!);
     this.#active = undefined;
     return this.#createSegment(previous.seq + 1, point);
@@ -549,6 +579,7 @@ export class Wal {
     this.#stats.segmentsCreated++;
     const segment: SegmentState = { seq, name, bytes: header.length, headerBytes: header.length, maxIndex: 0, durable: false };
     this.#segments.push(segment);
+    this.#startPrefill(segment.bytes);
     return segment;
   }
 

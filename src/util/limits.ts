@@ -336,6 +336,8 @@ export const WAL_BATCH_BUFFER_BYTES_INITIAL = 256 * KiB;
 export const WAL_BATCH_BUFFER_RETAINED_BYTES_MAX = 4 * MiB;
 /** Batches up to this size are written (into the page cache) on the event loop, ~50 µs at most; larger ones in the thread pool (a 4 MiB write took 7 ms: too long to block). */
 export const WAL_INLINE_WRITE_BYTES_MAX = 64 * KiB;
+/** Zeros the WAL writes (and syncs) ahead of its last record, a chunk at a time, so that an append's fdatasync need not commit a new file size (storage/prefill.ts). */
+export const WAL_PREFILL_CHUNK_BYTES = 1 * MiB;
 /** Recovery: most bytes checksummed while looking for a valid record after a bad one (torn tail or corruption?); past it the WAL refuses to open rather than guess. */
 export const WAL_RESYNC_SCAN_BYTES_MAX = 256 * MiB;
 /** Longest vote (a node id) in a hard-state record, in UTF-8 bytes (the format stores a u16 length). */
