@@ -107,6 +107,19 @@ interface AppliedState {
   confState: ConfState;
 }
 
+/** A literal, not a spread (V8 clones a spread through a slow generic path): once per applied batch. */
+function copyAppliedState(state: AppliedState): AppliedState {
+  return {
+    index: state.index,
+    term: state.term,
+    revision: state.revision,
+    eventsCompactedRevision: state.eventsCompactedRevision,
+    eventsRetained: state.eventsRetained,
+    idempotencySeq: state.idempotencySeq,
+    confState: state.confState,
+  };
+}
+
 const resultPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
 export class KvStore {
@@ -222,7 +235,7 @@ export class KvStore {
   }
 
   #applyEntries(entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined): { results: ApplyResult[]; state: AppliedState } {
-    const state: AppliedState = { ...this.#state };
+    const state = copyAppliedState(this.#state);
     const results: ApplyResult[] = [];
     const events: PendingEvent[] = [];
     for (const entry of entries) {
@@ -237,13 +250,14 @@ export class KvStore {
     return { results, state };
   }
 
+  // Results are object literals of one shape, not spreads of a shared base: V8 clones a spread
+  // through a slow generic path, and this runs for every entry on every node.
   #applyEntry(state: AppliedState, entry: Entry, onConfChange: ConfChangeHandler | undefined, events: PendingEvent[]): ApplyResult {
-    const base = { index: entry.index, term: entry.term };
     switch (entry.type) {
       case EntryType.Normal: {
         if (entry.data.byteLength === 0) {
           // The empty entry a new leader appends to commit its term.
-          return { ...base, requestId: null, result: { kind: "noop", revision: state.revision }, replayed: false };
+          return { index: entry.index, term: entry.term, requestId: null, result: { kind: "noop", revision: state.revision }, replayed: false };
         }
         return this.#applyCommand(state, entry, decodeCommittedCommand(entry), events);
       }
@@ -252,7 +266,7 @@ export class KvStore {
         const { change, confState } = onConfChange(entry);
         this.#storeMembership(entry, change, confState);
         state.confState = { voters: [...confState.voters], learners: [...confState.learners] };
-        return { ...base, requestId: null, result: { kind: "conf_change", revision: state.revision, confState: state.confState }, replayed: false };
+        return { index: entry.index, term: entry.term, requestId: null, result: { kind: "conf_change", revision: state.revision, confState: state.confState }, replayed: false };
       }
       default:
         throw new InvariantError(`entry ${entry.index} (term ${entry.term}) has unknown type ${String(entry.type)}`);
@@ -260,17 +274,16 @@ export class KvStore {
   }
 
   #applyCommand(state: AppliedState, entry: Entry, command: Command, events: PendingEvent[]): ApplyResult {
-    const base = { index: entry.index, term: entry.term, requestId: command.requestId };
     const token = command.idempotencyKey;
     if (token !== undefined) {
       const first = this.#rememberedResult(state, token, entry.index);
-      if (first !== undefined) return { ...base, result: first, replayed: true };
+      if (first !== undefined) return { index: entry.index, term: entry.term, requestId: command.requestId, result: first, replayed: true };
     }
     const result = executeCommand(this.#statements, command, state.revision, events);
     assert(result.revision === state.revision || result.revision === state.revision + 1, "a command advances the revision by at most one");
     state.revision = result.revision;
     if (token !== undefined) this.#remember(state, token, entry.index, result);
-    return { ...base, result, replayed: false };
+    return { index: entry.index, term: entry.term, requestId: command.requestId, result, replayed: false };
   }
 
   // -------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import {
   Role,
   entriesBytes,
   makeMessage,
+  messageFrom,
   type ConfChange,
   type ConfState,
   type Entry,
@@ -702,7 +703,7 @@ export class RaftNode {
     if (prevTerm === undefined || entries === undefined) return this.#sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
     const notice = entries.length === 0 && pr.state === ProgressState.Replicate && pr.match === prevIndex;
-    this.#send(makeMessage({ type: MessageType.Append, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.#log.committed, ...(notice ? { context: COMMIT_NOTICE_CONTEXT } : {}) }));
+    this.#send(makeMessage({ type: MessageType.Append, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.#log.committed, context: notice ? COMMIT_NOTICE_CONTEXT : undefined }));
     pr.sentEntries(prevIndex + entries.length, entries.length, entriesBytes(entries));
     return true;
   }
@@ -930,7 +931,7 @@ export class RaftNode {
   // Helpers
 
   #send(m: Message): void {
-    const message: Message = { ...m, from: m.from === NO_NODE ? this.id : m.from, term: m.term !== 0 || carriesExplicitTerm(m.type) ? m.term : this.#term };
+    const message = messageFrom(m, m.from === NO_NODE ? this.id : m.from, m.term !== 0 || carriesExplicitTerm(m.type) ? m.term : this.#term);
     assert(message.to !== this.id, () => `a ${message.type} message addressed to itself`);
     if (message.type === MessageType.AppendResponse || message.type === MessageType.VoteResponse) {
       // These promise that what they acknowledge is durable: they wait for the save.

@@ -191,18 +191,37 @@ export interface Status {
 }
 
 export function makeMessage(fields: Partial<Message> & Pick<Message, "type">): Message {
-  return {
-    from: fields.from ?? NO_NODE,
-    to: fields.to ?? NO_NODE,
-    term: fields.term ?? 0,
-    logTerm: fields.logTerm ?? 0,
-    index: fields.index ?? 0,
-    entries: fields.entries ?? [],
-    commit: fields.commit ?? 0,
-    reject: fields.reject ?? false,
-    rejectHint: fields.rejectHint ?? 0,
-    ...fields,
-  };
+  return withOptionalParts(
+    {
+      type: fields.type,
+      from: fields.from ?? NO_NODE,
+      to: fields.to ?? NO_NODE,
+      term: fields.term ?? 0,
+      logTerm: fields.logTerm ?? 0,
+      index: fields.index ?? 0,
+      entries: fields.entries ?? [],
+      commit: fields.commit ?? 0,
+      reject: fields.reject ?? false,
+      rejectHint: fields.rejectHint ?? 0,
+    },
+    fields,
+  );
+}
+
+/** `m` as sent from `from` at `term`. */
+export function messageFrom(m: Message, from: NodeId, term: number): Message {
+  return withOptionalParts({ type: m.type, from, to: m.to, term, logTerm: m.logTerm, index: m.index, entries: m.entries, commit: m.commit, reject: m.reject, rejectHint: m.rejectHint }, m);
+}
+
+/**
+ * Messages are built field by field, never by spreading another object: they then share one
+ * shape, and V8 clones a spread through a slow generic path. An optional part is present
+ * only when defined.
+ */
+function withOptionalParts(message: { -readonly [K in keyof Message]: Message[K] }, source: Partial<Message>): Message {
+  if (source.snapshot !== undefined) message.snapshot = source.snapshot;
+  if (source.context !== undefined) message.context = source.context;
+  return message;
 }
 
 export function isLocalMessage(type: MessageType): boolean {
