@@ -499,7 +499,7 @@ export class RaftNode {
     const logTerm = this.#log.lastTerm();
     for (const voter of this.#conf.voters) {
       if (voter === this.id) continue;
-      this.#send(makeMessage({ type, to: voter, term, index, logTerm, ...(transfer ? { context: TRANSFER_CONTEXT } : {}) }));
+      this.#send(makeMessage({ type, to: voter, term, index, logTerm, context: transfer ? TRANSFER_CONTEXT : undefined }));
     }
   }
 
@@ -744,7 +744,7 @@ export class RaftNode {
       if (id === this.id) continue;
       // Never tell a follower to commit past what it is known to hold.
       const commit = Math.min(pr.match, this.#log.committed);
-      this.#send(makeMessage({ type: MessageType.Heartbeat, to: id, commit, ...(context !== undefined ? { context } : {}) }));
+      this.#send(makeMessage({ type: MessageType.Heartbeat, to: id, commit, context }));
     }
   }
 
@@ -862,7 +862,7 @@ export class RaftNode {
         this.#electionElapsed = 0;
         this.#leader = m.from;
         this.#log.commitTo(Math.min(m.commit, this.#log.lastIndex()));
-        this.#send(makeMessage({ type: MessageType.HeartbeatResponse, to: m.from, ...(m.context !== undefined ? { context: m.context } : {}) }));
+        this.#send(makeMessage({ type: MessageType.HeartbeatResponse, to: m.from, context: m.context }));
         return;
       case MessageType.Snapshot:
         this.#electionElapsed = 0;
@@ -881,7 +881,7 @@ export class RaftNode {
       case MessageType.ReadIndex:
         // Only our own requests are forwarded; the leader answers the node that asked.
         if (this.#leader !== NO_NODE && m.from === this.id) {
-          this.#send(makeMessage({ type: MessageType.ReadIndex, to: this.#leader, ...(m.context !== undefined ? { context: m.context } : {}) }));
+          this.#send(makeMessage({ type: MessageType.ReadIndex, to: this.#leader, context: m.context }));
         }
         return;
       case MessageType.ReadIndexResponse:

@@ -70,10 +70,13 @@ export type Query = ReadonlyMap<string, string>;
  * Parses `a=1&b=x` with `+` as space (form encoding, what URLSearchParams writes). Refuses
  * parameters outside `allowed`, repeated ones, and bad percent-encoding, each by name.
  */
+/** The query of a URL without one (most requests): one shared empty map, not one each. */
+const NO_QUERY: Query = new Map<string, string>();
+
 export function parseQuery(rawUrl: string, allowed: readonly string[]): Query {
-  const query = new Map<string, string>();
   const { query: text } = splitUrl(rawUrl);
-  if (text === "") return query;
+  if (text === "") return NO_QUERY;
+  const query = new Map<string, string>();
   for (const pair of text.split("&")) {
     if (pair === "") continue;
     const equals = pair.indexOf("=");
