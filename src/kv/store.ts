@@ -431,7 +431,8 @@ export class KvStore {
     const limit = options.limit ?? RANGE_KVS_MAX;
     expectCount(limit, "limit", 1, RANGE_KVS_MAX);
     const after = options.after === undefined ? undefined : keyBytes(options.after);
-    return { ...scanRange(this.#statements, keyBytes(prefix), after, limit), revision: this.#state.revision };
+    const { kvs, more } = scanRange(this.#statements, keyBytes(prefix), after, limit);
+    return { kvs, more, revision: this.#state.revision };
   }
 
   revision(): number {

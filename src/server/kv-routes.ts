@@ -18,7 +18,7 @@ import {
 } from "./input.js";
 import { definedFields, rawUrl, writeOptions, type RouteContext } from "./route-context.js";
 import { parseTxnBody, txnResultJson } from "./txn.js";
-import { checkValueSize, keyValueJson } from "./values.js";
+import { checkValueSize, keyValueJson, type KeyValueJson } from "./values.js";
 
 const KV_PATH = "/v1/kv/";
 
@@ -52,7 +52,10 @@ async function getKey(context: RouteContext, request: FastifyRequest): Promise<u
   const encoding = encodingParam(query);
   const { kv, revision } = await context.node.get(key, { consistency: consistencyParam(query), timeoutMs: context.requestTimeoutMs });
   if (kv === null) throw new HttpError(404, "not_found", `key ${quote(key)} not found`, { revision });
-  return { ...keyValueJson(kv, encoding), revision };
+  // The revision added to the fresh object, not spread into another: a spread is far slower here.
+  const json: KeyValueJson & { revision?: number } = keyValueJson(kv, encoding);
+  json.revision = revision;
+  return json;
 }
 
 async function deleteKey(context: RouteContext, request: FastifyRequest): Promise<unknown> {

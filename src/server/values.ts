@@ -36,8 +36,9 @@ export function valueText(value: Uint8Array, encoding: ValueEncoding): { text: s
 
 export function keyValueJson(kv: KeyValue, encoding: ValueEncoding): KeyValueJson {
   const { text, fellBack } = valueText(kv.value, encoding);
-  const json = { key: kv.key, value: text, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version, lease: kv.lease };
-  return fellBack ? { ...json, encoding: "base64" } : json;
+  const json: { -readonly [K in keyof KeyValueJson]: KeyValueJson[K] } = { key: kv.key, value: text, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version, lease: kv.lease };
+  if (fellBack) json.encoding = "base64";
+  return json;
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
