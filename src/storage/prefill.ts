@@ -71,9 +71,12 @@ export class SegmentPrefill {
     this.#stats = stats;
   }
 
-  /** Before the writer writes up to byte `end`: waits if that reaches the chunk being filled. */
-  async beforeWrite(end: number): Promise<void> {
-    if (this.#running !== undefined && end > this.#runningFrom) await this.#running;
+  /**
+   * Before the writer writes up to byte `end`: the fill to wait for if that reaches the chunk
+   * being filled, else undefined (the usual case costs no turn of the microtask queue).
+   */
+  fillReaching(end: number): Promise<void> | undefined {
+    return end > this.#runningFrom ? this.#running : undefined;
   }
 
   /** After the writer's bytes up to `end` are durable: fills the next chunk once little is left ahead. */

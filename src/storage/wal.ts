@@ -550,7 +550,8 @@ export class Wal {
   /** Writes arena bytes [start, end) at the end of the active segment and makes them durable. */
   async #writeChunk(segment: SegmentState, arena: ByteArena, start: number, end: number): Promise<void> {
     if (end === start) return;
-    await this.#prefill?.beforeWrite(segment.bytes + (end - start));
+    const fill = this.#prefill?.fillReaching(segment.bytes + (end - start));
+    if (fill !== undefined) await fill;
     this.#stats.writes += await writeFully(this.#active!, arena.backing, start, end, segment.bytes);
     this.#stats.bytesWritten += end - start;
     segment.bytes += end - start;
