@@ -13,8 +13,9 @@
  * segment that is not the last must end with its last record); after a crash, recovery finds
  * them after the last record and cuts them ("zero-fill").
  */
-import { fdatasync, ftruncate, write } from "node:fs";
+import { ftruncate } from "node:fs";
 import { WAL_PREFILL_CHUNK_BYTES } from "../util/limits.js";
+import { datasync, writeFully } from "./file-io.js";
 
 /** Counters the WAL reports in its stats. */
 export interface PrefillStats {
@@ -29,20 +30,6 @@ let zeros: Buffer | undefined;
 function zeroChunk(): Buffer {
   zeros ??= Buffer.alloc(WAL_PREFILL_CHUNK_BYTES);
   return zeros;
-}
-
-function writeZeros(fd: number, position: number, length: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    write(fd, zeroChunk(), 0, length, position, (error, written) => {
-      if (error !== null) reject(error);
-      else if (written <= 0) reject(new Error(`zero-fill made no progress at byte ${position}`));
-      else resolve(written < length ? writeZeros(fd, position + written, length - written) : undefined);
-    });
-  });
-}
-
-function datasync(fd: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error === null ? resolve() : reject(error))));
 }
 
 function truncate(fd: number, bytes: number): Promise<void> {
@@ -112,7 +99,7 @@ export class SegmentPrefill {
   /** Never rejects: a failed fill only costs speed (the records' own writes then extend the file). */
   async #fill(from: number, length: number): Promise<void> {
     try {
-      await writeZeros(this.#fd, from, length);
+      await writeFully(this.#fd, zeroChunk(), 0, length, from);
       await datasync(this.#fd);
       this.#filledEnd = Math.max(this.#filledEnd, from + length);
       this.#stats.prefills++;

@@ -8,7 +8,7 @@
  * the term of every index as runs, hard state, snapshot base) so that every segment can
  * start with a header that restates it, and any suffix of segments replays on its own.
  */
-import { closeSync, fdatasync, openSync, write, writeSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { mkdir, readdir, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { assert } from "../util/assert.js";
@@ -17,7 +17,6 @@ import {
   WAL_BATCH_BUFFER_BYTES_INITIAL,
   WAL_BATCH_BUFFER_RETAINED_BYTES_MAX,
   WAL_BATCH_BYTES_MAX,
-  WAL_INLINE_WRITE_BYTES_MAX,
   WAL_PENDING_BYTES_MAX,
   WAL_RECORD_BYTES_MAX,
   WAL_SEGMENT_BYTES_MAX_DEFAULT,
@@ -40,6 +39,7 @@ import { RECORD_HEADER_BYTES } from "./record.js";
 import { applyRepairs, recoverLog, type RecoveryReport, type SegmentState } from "./recovery.js";
 import { sameHardState } from "./replay.js";
 import { parseSegmentFileName, segmentFileName, syncDirectory, TEMP_SUFFIX, type SegmentName } from "./segment-files.js";
+import { datasync, writeFully } from "./file-io.js";
 import { SegmentPrefill } from "./prefill.js";
 import { parseSnapshotFileName, pruneSnapshotFiles, readSnapshotFile, snapshotFileName, writeSnapshotFile } from "./snapshot-file.js";
 import { TermRuns } from "./term-runs.js";
@@ -135,37 +135,6 @@ class Batch {
 
 const SPARE_BATCHES_MAX = 2;
 const SNAPSHOT_MARKER_RECORD_BYTES = RECORD_HEADER_BYTES + 17;
-
-/**
- * Writes bytes[start, end) at `position`; returns the write() calls made. Up to
- * WAL_INLINE_WRITE_BYTES_MAX on the event loop: the write only copies into the page cache
- * (a few µs for a typical batch), less than a thread-pool round trip costs. Larger ones in
- * the thread pool, where the copy does not hold up the event loop.
- */
-async function writeFully(fd: number, bytes: Buffer, start: number, end: number, position: number): Promise<number> {
-  const inline = end - start <= WAL_INLINE_WRITE_BYTES_MAX;
-  let calls = 0;
-  for (let done = start; done < end; calls++) {
-    const at = position + (done - start);
-    const written = inline ? writeSync(fd, bytes, done, end - done, at) : await writeInPool(fd, bytes, done, end - done, at);
-    if (written <= 0) throw new Error(`write made no progress at byte ${at}`);
-    done += written;
-  }
-  return calls;
-}
-
-function writeInPool(fd: number, bytes: Buffer, offset: number, length: number, position: number): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    write(fd, bytes, offset, length, position, (error, written) => (error === null ? resolve(written) : reject(error)));
-  });
-}
-
-/** fdatasync in the thread pool, off the event loop (the callback API: lighter than FileHandle's). */
-function datasync(fd: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    fdatasync(fd, (error) => (error === null ? resolve() : reject(error)));
-  });
-}
 
 /** Creates `dir` if needed, durably: every directory that gained an entry is fsync'd. */
 async function ensureDirectory(dir: string): Promise<void> {
