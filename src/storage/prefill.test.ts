@@ -52,6 +52,21 @@ describe("WAL zero-fill ahead of the records", () => {
     await reopened.wal.close();
   });
 
+  it("tops the zeros up to one chunk ahead, never more, as the records use them", async () => {
+    const dir = await freshDir();
+    const { wal } = await Wal.open(dir);
+    await vi.waitFor(() => expect(wal.stats().prefills).toBe(1));
+    // More than half the first chunk: the next fill tops it up.
+    await wal.append(entries(1, 12, 1, 50_000));
+    await vi.waitFor(() => expect(wal.stats().prefills).toBe(2));
+    const [name] = await segmentFiles(dir);
+    const path = join(dir, name!);
+    const ahead = (await stat(path)).size - scan(await readFile(path)).recordsEnd;
+    expect(ahead).toBeGreaterThanOrEqual(WAL_PREFILL_CHUNK_BYTES / 2);
+    expect(ahead).toBeLessThanOrEqual(WAL_PREFILL_CHUNK_BYTES);
+    await wal.close();
+  });
+
   it("ends every segment but the last at its last record while the WAL runs", async () => {
     const dir = await freshDir();
     const { wal } = await Wal.open(dir, { segmentBytesMax: 1024 });

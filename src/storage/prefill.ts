@@ -66,13 +66,17 @@ export class SegmentPrefill {
     return end > this.#runningFrom ? this.#running : undefined;
   }
 
-  /** After the writer's bytes up to `end` are durable: fills the next chunk once little is left ahead. */
+  /**
+   * After the writer's bytes up to `end` are durable: once less than half a chunk of zeros is
+   * left ahead, tops them up to a whole chunk (never more than WAL_PREFILL_CHUNK_BYTES ahead).
+   */
   afterWrite(end: number): void {
     if (end > this.#filledEnd) this.#filledEnd = end;
     if (this.#running !== undefined || this.#failed || this.#filledEnd >= this.#limit) return;
-    if (this.#filledEnd - end >= WAL_PREFILL_CHUNK_BYTES / 2) return;
+    const ahead = this.#filledEnd - end;
+    if (ahead >= WAL_PREFILL_CHUNK_BYTES / 2) return;
     const from = this.#filledEnd;
-    const length = Math.min(WAL_PREFILL_CHUNK_BYTES, this.#limit - from);
+    const length = Math.min(WAL_PREFILL_CHUNK_BYTES - ahead, this.#limit - from);
     this.#extended = true;
     this.#runningFrom = from;
     this.#running = this.#fill(from, length);
