@@ -7,6 +7,9 @@ import { EXIT_FAILED, EXIT_OK, integerOption, parse, positionals, stringOption, 
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
+/** The exit status of a node that stopped on a failed fsync or a broken invariant (sysexits' EX_SOFTWARE). */
+export const EXIT_FATAL = 70;
+
 export const START_OPTIONS = {
   id: { type: "string" },
   data: { type: "string" },
@@ -105,15 +108,28 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
   const stop = io.waitForStop(); // armed now: a signal during startup stops the node as soon as it is up
   const [{ startNode }, { pino }] = await Promise.all([import("../server/start.js"), import("pino")]);
   const logger = pino({ level: plan.logLevel });
+  // The node may end on its own: a fatal error (it must not go on) or its removal from the cluster.
+  let endedOnItsOwn!: (outcome: { readonly exitCode: number; readonly line: string }) => void;
+  const ended = new Promise<{ readonly exitCode: number; readonly line: string }>((resolve) => (endedOnItsOwn = resolve));
   let running;
   try {
-    running = await startNode({ ...plan.node, logger });
+    running = await startNode({
+      ...plan.node,
+      logger,
+      onFatal: (error) => endedOnItsOwn({ exitCode: EXIT_FATAL, line: `stopped on a durability or invariant failure: ${oneLine(error.message)}` }),
+      onRemoved: (detail) => endedOnItsOwn({ exitCode: EXIT_OK, line: `${detail}; stopped` }),
+    });
   } catch (error) {
     io.stderr.write(`flotilla start: ${oneLine((error as Error).message)}\n`);
     return EXIT_FAILED;
   }
   heapTuningServing();
-  const signal = await stop;
+  const outcome = await Promise.race([stop.then((signal) => ({ signal })), ended]);
+  if ("exitCode" in outcome) {
+    io.stderr.write(`flotilla start: ${outcome.line}\n`);
+    return outcome.exitCode;
+  }
+  const { signal } = outcome;
   const log = logger.child({ node: plan.node.id });
   log.info({ signal }, "stopping");
   try {

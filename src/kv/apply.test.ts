@@ -2,12 +2,10 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
-import type { Entry, EntryType } from "../raft/types.js";
 import { InvariantError } from "../util/assert.js";
 import { Rng } from "../util/rng.js";
 import { IDEMPOTENCY_RESULT_BYTES_MAX } from "../util/limits.js";
-import { decodeCommandToPropose, KvInputError, KvStore, MEMORY_PATH } from "./index.js";
-import { takeDecodedCommand } from "./command.js";
+import { decodeCommand, KvInputError, KvStore, MEMORY_PATH, type CommandInput } from "./index.js";
 import { bytes, EntryLog, tempDir, text } from "./testing/entries.js";
 
 describe("applied index and batches", () => {
@@ -31,19 +29,13 @@ describe("applied index and batches", () => {
     expect(store.appliedTerm()).toBe(3);
   });
 
-  test("an entry whose command was decoded before it was proposed applies from that decode, taken once", () => {
+  test("a command decoded before it was proposed applies from that decode, not the bytes again", () => {
     const entry = log.put("k", "v");
-    const decoded = decodeCommandToPropose(entry.data);
-    expect(decoded).toMatchObject({ type: "put", requestId: "req-1" });
-    const [applied] = store.applyBatch([entry]);
-    expect(applied).toMatchObject({ requestId: "req-1", result: { kind: "put", revision: 1 } });
-    expect(takeDecodedCommand(entry.data)).toBeUndefined(); // the apply took it
-    // Other bytes, even equal ones, never find it.
-    const copy = entry.data.slice();
-    decodeCommandToPropose(entry.data);
-    expect(takeDecodedCommand(copy)).toBeUndefined();
-    expect(takeDecodedCommand(entry.data)).toEqual(decoded);
-    expect(takeDecodedCommand(entry.data)).toBeUndefined();
+    const decoded = decodeCommand(entry.data);
+    // The decode is what applies: a different (but valid) one given with these bytes wins.
+    const [applied] = store.applyBatch([{ ...entry, decoded: { ...decoded, payload: { key: "other", value: new Uint8Array([0x78]) } } as typeof decoded }]);
+    expect(applied).toMatchObject({ requestId: "req-1", result: { kind: "put", revision: 1, key: "other" } });
+    expect(store.get("k")).toBeNull();
   });
 
   test("a leader's empty entry and a noop command change nothing but the applied index", () => {
@@ -57,14 +49,13 @@ describe("applied index and batches", () => {
     expect(store.appliedIndex()).toBe(3);
   });
 
-  test("entries at or below the applied index are skipped; the rest apply", () => {
+  test("an entry at or below the applied index is refused and nothing of the batch applies", () => {
     const entries = [log.put("a", "1"), log.put("a", "2"), log.put("a", "3")];
     store.applyBatch(entries.slice(0, 2));
-    const results = store.applyBatch(entries);
-    expect(results.map((r) => r.index)).toEqual([3]);
-    expect(store.get("a")!.version).toBe(3);
-    expect(store.applyBatch(entries)).toEqual([]);
-    expect(store.get("a")!.version).toBe(3);
+    expect(() => store.applyBatch(entries)).toThrow(/entry 1 is applied already \(the applied index is 2\)/);
+    expect(() => store.applyBatch(entries.slice(1))).toThrow(InvariantError);
+    expect(store.get("a")!.version).toBe(2);
+    expect(store.applyBatch(entries.slice(2)).map((r) => r.index)).toEqual([3]);
   });
 
   test("a gap is an invariant error and applies nothing", () => {
@@ -111,8 +102,8 @@ describe("applied index and batches", () => {
     );
   });
 
-  test("an entry of unknown type is an invariant error", () => {
-    expect(() => store.applyBatch([log.raw(bytes("x"), 7 as EntryType)])).toThrow(/entry 1 \(term 1\) has unknown type 7/);
+  test("an input of unknown kind is an invariant error", () => {
+    expect(() => store.applyBatch([{ ...log.raw(bytes("x")), kind: "gossip" } as unknown as CommandInput])).toThrow(/entry 1 has unknown kind gossip/);
   });
 });
 
@@ -123,23 +114,23 @@ describe("restart: the applied index is stored with the data", () => {
   });
   afterEach(() => dir.cleanup());
 
-  test("re-applying a batch after close and reopen changes nothing", () => {
+  test("after close and reopen the store continues at its applied index, and refuses the batch it applied", () => {
     const file = path.join(dir.dir, "kv.db");
     const log = new EntryLog();
-    const batch: Entry[] = [log.put("a", "1"), log.put("b", "2"), log.put("a", "3"), log.delPrefix("b")];
+    const batch: CommandInput[] = [log.put("a", "1"), log.put("b", "2"), log.put("a", "3"), log.delPrefix("b")];
     const first = KvStore.open({ path: file });
     first.applyBatch(batch);
     const before = { revision: first.revision(), index: first.appliedIndex(), kvs: first.range("").kvs, events: first.eventsSince(0) };
     first.close();
 
     const second = KvStore.open({ path: file });
-    expect(second.applyBatch(batch)).toEqual([]);
+    expect(() => second.applyBatch(batch)).toThrow(/entry 1 is applied already \(the applied index is 4\)/);
     expect({ revision: second.revision(), index: second.appliedIndex(), kvs: second.range("").kvs, events: second.eventsSince(0) }).toEqual(before);
     expect(before.revision).toBe(4);
     expect(text(second.get("a")!.value)).toBe("3");
 
     // and the next entry continues where the first process stopped
-    expect(second.applyBatch([...batch, log.put("c", "4")]).map((r) => r.index)).toEqual([5]);
+    expect(second.applyBatch([log.put("c", "4")]).map((r) => r.index)).toEqual([5]);
     expect(second.revision()).toBe(5);
     second.close();
   });
@@ -231,6 +222,18 @@ describe("idempotency keys", () => {
     expect(store.appliedIndex()).toBe(3);
   });
 
+  test("a token reused for a different request applies nothing and says so, without the first request's result", () => {
+    const [first] = store.applyBatch([log.put("a", "1", {}, "token-1")]);
+    const [reused] = store.applyBatch([log.put("b", "2", {}, "token-1")]);
+    expect(reused!.replayed).toBe(true);
+    expect(reused!.result).toEqual({ kind: "idempotency_key_reused", revision: 1, index: first!.index });
+    expect(store.get("b")).toBeNull();
+    expect(store.revision()).toBe(1);
+    // The retry of the first request still gets its result.
+    const [retry] = store.applyBatch([log.put("a", "1", {}, "token-1")]);
+    expect(retry!.result).toEqual(first!.result);
+  });
+
   test("a retry of a failed precondition returns the same failure, even if it would now succeed", () => {
     store.applyBatch([log.put("a", "1")]);
     const [first] = store.applyBatch([log.put("a", "2", { ifModRevision: 0 }, "t")]);
@@ -276,7 +279,7 @@ describe("idempotency keys", () => {
   });
 
   test("the decision does not depend on how entries were batched", () => {
-    const entries: Entry[] = [];
+    const entries: CommandInput[] = [];
     const builder = new EntryLog();
     const rng = new Rng(7);
     // Few tokens, so both bounds (3 tokens, 10 indexes) come into play.

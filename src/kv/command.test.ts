@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { Packr } from "msgpackr";
-import { decodeCommand, encodeCommand, MalformedCommandError, type Command } from "./index.js";
+import { decodeCommand, encodeCommand, MalformedCommandError, parseCommand, requestHash, type Command } from "./index.js";
 import { KEY_BYTES_MAX, TXN_OPS_MAX, VALUE_BYTES_MAX } from "../util/limits.js";
 import { bytes } from "./testing/entries.js";
 
@@ -52,7 +52,16 @@ describe("round trip", () => {
   ];
 
   test.each(commands.map((command) => [command.type, command] as const))("%s decodes to what was encoded", (_type, command) => {
-    expect(plain(decodeCommand(encodeCommand(command)))).toEqual(plain(command));
+    const withHash = command.idempotencyKey === undefined ? command : { ...command, requestHash: requestHash(command) };
+    expect(plain(decodeCommand(encodeCommand(command)))).toEqual(plain(withHash));
+  });
+
+  test("a command with an idempotency key carries the digest of what it asks: equal for a retry, different for another request", () => {
+    const put = (value: string, requestId: string) => decodeCommand(encodeCommand({ type: "put", payload: { key: "k", value: new TextEncoder().encode(value) }, requestId, idempotencyKey: "t" }));
+    expect(put("a", "r1").requestHash).toHaveLength(22);
+    expect(put("a", "r1").requestHash).toBe(put("a", "r2").requestHash);
+    expect(put("a", "r1").requestHash).not.toBe(put("b", "r1").requestHash);
+    expect(() => parseCommand({ type: "noop", payload: {}, requestId: "r", requestHash: "x" })).toThrow(/requestHash is only meaningful with an idempotencyKey/);
   });
 
   test("values stay binary: an encoded put is barely larger than its value", () => {

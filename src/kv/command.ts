@@ -1,9 +1,10 @@
 /**
  * What a Normal log entry carries: a versioned envelope `{ v, type, payload, requestId,
- * idempotencyKey? }` encoded with MessagePack (binary values stay binary, no base64).
+ * idempotencyKey?, requestHash? }` encoded with MessagePack (binary values stay binary, no base64).
  * Decoding parses into a fresh, fully checked object: a committed entry is replayed on every
  * replica forever, so nothing unchecked may reach the apply path.
  */
+import { createHash } from "node:crypto";
 import { Packr } from "msgpackr";
 import { keyProblem } from "./keys.js";
 import { MalformedCommandError } from "./errors.js";
@@ -72,7 +73,16 @@ export type Command = CommandBody & {
   readonly requestId: string;
   /** Idempotency-Key: a retry with the same token returns the first result (api.md). */
   readonly idempotencyKey?: string;
+  /**
+   * With an idempotencyKey: a digest of what the request asks (type and payload), computed once
+   * by the node that encodes it, so a key reused for a different request is told apart from a
+   * retry. Replicas compare it as an opaque string: every one decides the same.
+   */
+  readonly requestHash?: string;
 };
+
+/** Characters of a requestHash: 128 bits of SHA-256 in base64url. */
+const REQUEST_HASH_LENGTH = 22;
 
 // Records/structures would make entries depend on shared codec state; log entries must be
 // self-describing forever, so plain maps only.
@@ -82,7 +92,10 @@ const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: tr
 export function encodeCommand(command: Command): Uint8Array {
   const clean = parseCommand(command);
   const wire: Record<string, unknown> = { v: COMMAND_FORMAT_VERSION, type: clean.type, payload: clean.payload, requestId: clean.requestId };
-  if (clean.idempotencyKey !== undefined) wire.idempotencyKey = clean.idempotencyKey;
+  if (clean.idempotencyKey !== undefined) {
+    wire.idempotencyKey = clean.idempotencyKey;
+    wire.requestHash = clean.requestHash ?? requestHash(clean);
+  }
   const bytes = packr.pack(wire);
   if (bytes.byteLength > COMMAND_BYTES_MAX) {
     throw new MalformedCommandError(`command is ${bytes.byteLength} bytes encoded, more than the ${COMMAND_BYTES_MAX} allowed`);
@@ -104,42 +117,31 @@ export function decodeCommand(data: Uint8Array): Command {
   } catch (error) {
     throw new MalformedCommandError(`command is not valid MessagePack: ${(error as Error).message}`, { cause: error });
   }
-  const envelope = expectObject(raw, "command", ["v", "type", "payload", "requestId", "idempotencyKey"]);
+  const envelope = expectObject(raw, "command", COMMAND_FIELDS);
   if (envelope.v !== COMMAND_FORMAT_VERSION) fail(`unsupported command format version ${String(envelope.v)} (this build reads ${COMMAND_FORMAT_VERSION})`);
   return parseCommand(envelope);
 }
 
-/**
- * Commands this node decoded before proposing them (the leader checks a forwarded one), kept
- * with their bytes until the entry applies here: the apply takes the same decode instead of
- * running it again. The bytes are the key, so only those exact bytes find it, and the entry is
- * dropped when taken or when the bytes are collected (an entry that never applies here).
- */
-const decodedBeforeProposal = new WeakMap<Uint8Array, Command>();
-
-/** decodeCommand, and the result kept for takeDecodedCommand(data) when the entry applies. */
-export function decodeCommandToPropose(data: Uint8Array): Command {
-  const command = decodeCommand(data);
-  decodedBeforeProposal.set(data, command);
-  return command;
-}
-
-/** The command decodeCommandToPropose decoded from these very bytes, once; else undefined. */
-export function takeDecodedCommand(data: Uint8Array): Command | undefined {
-  const command = decodedBeforeProposal.get(data);
-  if (command !== undefined) decodedBeforeProposal.delete(data);
-  return command;
-}
+const COMMAND_FIELDS = ["v", "type", "payload", "requestId", "idempotencyKey", "requestHash"];
 
 /** A checked copy of `raw` holding only the fields of a v1 command. */
 export function parseCommand(raw: unknown): Command {
-  const command = expectObject(raw, "command", ["v", "type", "payload", "requestId", "idempotencyKey"]);
+  const command = expectObject(raw, "command", COMMAND_FIELDS);
   const requestId = expectToken(command.requestId, "requestId", REQUEST_ID_BYTES_MAX);
   const idempotencyKey = command.idempotencyKey === undefined ? undefined : expectToken(command.idempotencyKey, "idempotencyKey", IDEMPOTENCY_KEY_BYTES_MAX);
+  const hash = command.requestHash === undefined ? undefined : expectToken(command.requestHash, "requestHash", REQUEST_HASH_LENGTH);
+  if (hash !== undefined && idempotencyKey === undefined) fail("requestHash is only meaningful with an idempotencyKey");
   const body = parseBody(command.type, command.payload);
   // Literals, not spreads: V8 clones a spread through a slow generic path, and every node
   // parses every command it applies.
-  return (idempotencyKey === undefined ? { type: body.type, payload: body.payload, requestId } : { type: body.type, payload: body.payload, requestId, idempotencyKey }) as Command;
+  if (idempotencyKey === undefined) return { type: body.type, payload: body.payload, requestId } as Command;
+  if (hash === undefined) return { type: body.type, payload: body.payload, requestId, idempotencyKey } as Command;
+  return { type: body.type, payload: body.payload, requestId, idempotencyKey, requestHash: hash } as Command;
+}
+
+/** What a request asks, as a digest: equal for a retry, different for another request under the same key. */
+export function requestHash(body: CommandBody): string {
+  return createHash("sha256").update(packr.pack([body.type, body.payload])).digest("base64url").slice(0, REQUEST_HASH_LENGTH);
 }
 
 function parseBody(type: unknown, payload: unknown): CommandBody {

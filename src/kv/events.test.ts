@@ -203,7 +203,7 @@ describe("rows are checked when read", () => {
 });
 
 describe("a version 1 database (one row per event) is migrated when opened", () => {
-  test("its events, data and applied state survive; it is then version 2", () => {
+  test("its events, data and applied state survive; it is then the current version (3)", () => {
     const { dir, cleanup } = tempDir();
     try {
       const file = path.join(dir, "state.db");
@@ -224,7 +224,7 @@ describe("a version 1 database (one row per event) is migrated when opened", () 
       expect(store.eventsSince(3).events).toEqual([{ revision: 4, key: "d", kind: "put" }]);
       store.close();
       const raw = new Database(file, { readonly: true });
-      expect(raw.pragma("user_version", { simple: true })).toBe(2);
+      expect(raw.pragma("user_version", { simple: true })).toBe(3);
       raw.close();
     } finally {
       store.close();

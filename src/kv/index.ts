@@ -2,8 +2,9 @@
  * The replicated state machine (design.md, "kv"): commands in log entries, applied into SQLite.
  */
 export { KvStore, MEMORY_PATH, DEFAULT_RETENTION } from "./store.js";
-export type { KvStoreOptions, RetentionLimits, ConfChangeHandler, RangeOptions } from "./store.js";
-export { encodeCommand, decodeCommand, decodeCommandToPropose, parseCommand, COMMAND_FORMAT_VERSION } from "./command.js";
+export type { KvStoreOptions, RetentionLimits, RangeOptions } from "./store.js";
+export type { ApplyInput, CommandInput, MembershipInput, Membership, StateImage } from "./input.js";
+export { encodeCommand, decodeCommand, parseCommand, requestHash, COMMAND_FORMAT_VERSION } from "./command.js";
 export type {
   Command,
   CommandBody,

@@ -4,7 +4,6 @@
  * `{ peer: "host:port", client?: "http://host:port" }`.
  */
 import { Packr } from "msgpackr";
-import type { NodeId } from "../raft/types.js";
 import { MalformedCommandError } from "./errors.js";
 import { MEMBER_ADDRESS_BYTES_MAX } from "../util/limits.js";
 
@@ -18,7 +17,7 @@ export interface MemberAddresses {
 }
 
 export interface Member extends MemberAddresses {
-  readonly id: NodeId;
+  readonly id: string;
   readonly voter: boolean;
 }
 

@@ -2,7 +2,7 @@
  * What applying an entry produces: the response shapes of api.md (values stay bytes; the HTTP
  * layer encodes them) plus `kind`, so the server maps a result to a status in one switch.
  */
-import type { ConfState } from "../raft/types.js";
+import type { Membership } from "./input.js";
 
 export interface KeyValue {
   readonly key: string;
@@ -61,7 +61,7 @@ export interface NoopResult {
 export interface ConfChangeResult {
   readonly kind: "conf_change";
   readonly revision: number;
-  readonly confState: ConfState;
+  readonly confState: Membership;
 }
 
 /**
@@ -74,7 +74,19 @@ export interface AlreadyAppliedResult {
   readonly index: number;
 }
 
-export type CommandResult = PutResult | DeleteResult | TxnResult | PreconditionFailedResult | NoopResult | AlreadyAppliedResult;
+/**
+ * An idempotency token already used, within its window, for a different request (another
+ * requestHash): nothing is applied, and the first request's result is not given out (api.md:
+ * 422 idempotency_key_reused, as payment APIs answer).
+ */
+export interface IdempotencyKeyReusedResult {
+  readonly kind: "idempotency_key_reused";
+  readonly revision: number;
+  /** Where the token was first used. */
+  readonly index: number;
+}
+
+export type CommandResult = PutResult | DeleteResult | TxnResult | PreconditionFailedResult | NoopResult | AlreadyAppliedResult | IdempotencyKeyReusedResult;
 
 export type EntryResult = CommandResult | ConfChangeResult;
 

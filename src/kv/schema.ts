@@ -10,7 +10,7 @@ import { packEventRows } from "./events.js";
 /** PRAGMA application_id of a Flotilla kv database ("Flot"), so foreign files are refused. */
 export const APPLICATION_ID = 0x466c6f74;
 /** PRAGMA user_version: bump with a migration when the schema changes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The change-event window, packed rows of whole revisions (events.ts). */
 const EVENTS_TABLE_SQL = `
@@ -19,6 +19,12 @@ CREATE TABLE events (
   count INTEGER NOT NULL CHECK (count > 0),
   data BLOB NOT NULL
 );`;
+
+/** Members removed and not added again: their handshakes are refused, so they learn it (version 3). */
+const REMOVED_MEMBERS_TABLE_SQL = `
+CREATE TABLE removed_members (
+  id TEXT PRIMARY KEY
+) WITHOUT ROWID;`;
 
 const SCHEMA_SQL = `
 CREATE TABLE meta (
@@ -45,12 +51,14 @@ CREATE TABLE members (
   client TEXT NOT NULL,
   auto_promote INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+${REMOVED_MEMBERS_TABLE_SQL}
 ${EVENTS_TABLE_SQL}
 CREATE TABLE idempotency (
   seq INTEGER PRIMARY KEY,
   token TEXT NOT NULL UNIQUE,
   applied_index INTEGER NOT NULL,
-  result BLOB NOT NULL
+  result BLOB NOT NULL,
+  request_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX idempotency_by_index ON idempotency (applied_index);
 `;
@@ -71,13 +79,14 @@ export function ensureSchema(db: Database.Database, options: { create: boolean }
   if (applicationId !== APPLICATION_ID) throw new IncompatibleDatabaseError(`not a Flotilla kv database (application_id ${applicationId})`);
   let version = db.pragma("user_version", { simple: true }) as number;
   if (version === 1) version = migrateFromVersion1(db);
+  if (version === 2) version = migrateFromVersion2(db);
   if (version !== SCHEMA_VERSION) throw new IncompatibleDatabaseError(`kv schema version ${version}, this build reads version ${SCHEMA_VERSION}`);
 }
 
 /**
  * Version 1 kept one row per event (with an index on revision); version 2 packs a batch's
  * events into rows. Databases and snapshot images from version 1 are rewritten in place, in
- * one transaction, the events kept in order.
+ * one transaction, the events kept in order (and then migrated to version 3).
  */
 function migrateFromVersion1(db: Database.Database): number {
   db.transaction(() => {
@@ -86,9 +95,22 @@ function migrateFromVersion1(db: Database.Database): number {
     db.exec(EVENTS_TABLE_SQL);
     const insert = db.prepare<[number, number, Uint8Array]>("INSERT INTO events (last_revision, count, data) VALUES (?, ?, ?)");
     for (const row of packEventRows(oldEvents, EVENTS_PER_ROW_MAX)) insert.run(row.lastRevision, row.count, row.data);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.pragma("user_version = 2");
   })();
-  return SCHEMA_VERSION;
+  return 2;
+}
+
+/**
+ * Version 3 remembers removed members, and the digest of the request an idempotency token was
+ * first used for (a token remembered from version 2 has none: any reuse counts as a retry).
+ */
+function migrateFromVersion2(db: Database.Database): number {
+  db.transaction(() => {
+    db.exec(REMOVED_MEMBERS_TABLE_SQL);
+    db.exec("ALTER TABLE idempotency ADD COLUMN request_hash TEXT NOT NULL DEFAULT ''");
+    db.pragma("user_version = 3");
+  })();
+  return 3;
 }
 
 export interface MetaRow {
@@ -126,6 +148,7 @@ export interface IdempotencyRow {
   readonly seq: number;
   readonly applied_index: number;
   readonly result: Buffer;
+  readonly request_hash: string;
 }
 
 const KV_COLUMNS = "key, value, create_revision, mod_revision, version, lease";
@@ -151,7 +174,7 @@ export interface Statements {
   readonly deleteEventRow: Statement<[number]>;
   readonly eventRowsAfter: Statement<[number], StoredEventRow>;
   readonly getIdempotency: Statement<[string], IdempotencyRow>;
-  readonly insertIdempotency: Statement<[number, string, number, Uint8Array]>;
+  readonly insertIdempotency: Statement<[number, string, number, Uint8Array, string]>;
   readonly deleteIdempotencyToken: Statement<[string]>;
   readonly deleteIdempotencyThroughSeq: Statement<[number]>;
   readonly deleteIdempotencyThroughIndex: Statement<[number]>;
@@ -159,6 +182,9 @@ export interface Statements {
   readonly getMember: Statement<[string], { peer: string; client: string; auto_promote: number }>;
   readonly upsertMember: Statement<[string, string, string, number]>;
   readonly deleteMember: Statement<[string]>;
+  readonly listRemovedMembers: Statement<[], { id: string }>;
+  readonly insertRemovedMember: Statement<[string]>;
+  readonly deleteRemovedMember: Statement<[string]>;
 }
 
 export function prepareStatements(db: Database.Database): Statements {
@@ -193,8 +219,8 @@ export function prepareStatements(db: Database.Database): Statements {
     deleteEventRow: prepare("DELETE FROM events WHERE last_revision = ?"),
     eventRowsAfter: prepare("SELECT last_revision, count, data FROM events WHERE last_revision > ? ORDER BY last_revision"),
 
-    getIdempotency: prepare("SELECT seq, applied_index, result FROM idempotency WHERE token = ?"),
-    insertIdempotency: prepare("INSERT INTO idempotency (seq, token, applied_index, result) VALUES (?, ?, ?, ?)"),
+    getIdempotency: prepare("SELECT seq, applied_index, result, request_hash FROM idempotency WHERE token = ?"),
+    insertIdempotency: prepare("INSERT INTO idempotency (seq, token, applied_index, result, request_hash) VALUES (?, ?, ?, ?, ?)"),
     deleteIdempotencyToken: prepare("DELETE FROM idempotency WHERE token = ?"),
     deleteIdempotencyThroughSeq: prepare("DELETE FROM idempotency WHERE seq <= ?"),
     deleteIdempotencyThroughIndex: prepare("DELETE FROM idempotency WHERE applied_index <= ?"),
@@ -205,6 +231,9 @@ export function prepareStatements(db: Database.Database): Statements {
       "INSERT INTO members (id, peer, client, auto_promote) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET peer = excluded.peer, client = excluded.client, auto_promote = excluded.auto_promote",
     ),
     deleteMember: prepare("DELETE FROM members WHERE id = ?"),
+    listRemovedMembers: prepare("SELECT id FROM removed_members ORDER BY id"),
+    insertRemovedMember: prepare("INSERT OR IGNORE INTO removed_members (id) VALUES (?)"),
+    deleteRemovedMember: prepare("DELETE FROM removed_members WHERE id = ?"),
   };
 }
 

@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { ConfChangeType } from "../raft/types.js";
-import { encodeMemberContext, InvalidSnapshotError, KvStore, MEMORY_PATH } from "./index.js";
+import { InvalidSnapshotError, KvStore, MEMORY_PATH } from "./index.js";
 import { EntryLog, tempDir, text } from "./testing/entries.js";
 
 let dir: { dir: string; cleanup: () => void };
@@ -13,8 +12,7 @@ afterEach(() => dir.cleanup());
 
 /** A store with data, deletes, a txn, events, an idempotency token and a member. */
 function populated(store: KvStore, log: EntryLog): void {
-  store.applyConfChange(1, 1, { type: ConfChangeType.AddVoter, node: "n1", context: encodeMemberContext({ peer: "127.0.0.1:7380", client: "http://127.0.0.1:7379" }) }, { voters: ["n1"], learners: [] });
-  log.raw(new Uint8Array(0)); // index 1 was the conf change
+  store.applyBatch([log.membership("n1", { voters: ["n1"], learners: [] }, { peer: "127.0.0.1:7380", client: "http://127.0.0.1:7379" })]);
   log.term = 2;
   const entries = [];
   for (let i = 0; i < 200; i++) entries.push(log.put(`key/${String(i).padStart(3, "0")}/ü`, `value ${i}`, i % 7 === 0 ? { lease: i } : {}));

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import type { Entry } from "../raft/types.js";
-import { KvInputError, KvStore, MEMORY_PATH, type CommandResult } from "./index.js";
+import { KvInputError, KvStore, MEMORY_PATH, type ApplyInput, type CommandResult } from "./index.js";
 import { EntryLog, text } from "./testing/entries.js";
 
 let store: KvStore;
@@ -13,7 +12,7 @@ beforeEach(() => {
 
 afterEach(() => store.close());
 
-function apply(entry: Entry): CommandResult {
+function apply(entry: ApplyInput): CommandResult {
   const [applied] = store.applyBatch([entry]);
   expect(applied!.result.kind).not.toBe("conf_change");
   return applied!.result as CommandResult;

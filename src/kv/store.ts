@@ -8,8 +8,6 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { Packr } from "msgpackr";
-import { ConfChangeType, EntryType } from "../raft/types.js";
-import type { ConfChange, ConfState, Entry, Snapshot, SnapshotMeta } from "../raft/types.js";
 import { assert, InvariantError } from "../util/assert.js";
 import {
   EVENTS_PAGE_MAX,
@@ -24,10 +22,11 @@ import {
   RANGE_KVS_MAX,
 } from "../util/limits.js";
 import { BackgroundCheckpointer, type BackgroundCheckpointOptions } from "./background-checkpoint.js";
-import { decodeCommand, takeDecodedCommand, type Command } from "./command.js";
+import { decodeCommand, type Command } from "./command.js";
 import { CompactedError, IncompatibleDatabaseError, InvalidSnapshotError, KvInputError, MalformedCommandError } from "./errors.js";
 import { packEventRows, unpackEventRow, type PendingEvent } from "./events.js";
 import { executeCommand, readKey, scanRange } from "./execute.js";
+import type { ApplyInput, CommandInput, Membership, MembershipInput, StateImage } from "./input.js";
 import { keyBytes, keyProblem } from "./keys.js";
 import { decodeMemberContext, type Member, type MemberAddresses } from "./membership.js";
 import type { ApplyResult, ChangeEvent, CommandResult, EventsPage, KeyValue, RangeResult } from "./results.js";
@@ -85,9 +84,6 @@ export interface KvStoreOptions {
   readonly backgroundCheckpoints?: BackgroundCheckpointOptions;
 }
 
-/** The node decodes a ConfChange entry and applies it to Raft; the store records the outcome. */
-export type ConfChangeHandler = (entry: Entry) => { readonly change: ConfChange; readonly confState: ConfState };
-
 export interface RangeOptions {
   /** Return only keys strictly after this one (pagination: the last key of the previous page). */
   readonly after?: string;
@@ -104,7 +100,7 @@ interface AppliedState {
   /** Events in the window (not stored: summed from the rows at open). */
   eventsRetained: number;
   idempotencySeq: number;
-  confState: ConfState;
+  confState: Membership;
 }
 
 /** A literal, not a spread (V8 clones a spread through a slow generic path): once per applied batch. */
@@ -134,7 +130,7 @@ export class KvStore {
   readonly #eventsPerRowMax: number;
   #db!: Database.Database;
   #statements!: Statements;
-  #applyInTransaction!: (entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined) => { results: ApplyResult[]; state: AppliedState };
+  #applyInTransaction!: (inputs: readonly ApplyInput[]) => { results: ApplyResult[]; state: AppliedState };
   #state!: AppliedState;
   #durableIndex = 0;
   readonly #backgroundCheckpoints: BackgroundCheckpointOptions | undefined;
@@ -188,22 +184,23 @@ export class KvStore {
 
   /**
    * Applies committed entries, in order, in one SQLite transaction that also records the last
-   * applied index and term. Entries at or below the applied index are skipped (no result);
-   * the first new entry must be appliedIndex()+1. An undecodable entry, a gap or a term going
-   * backwards throws InvariantError and rolls the whole batch back: the node must stop.
+   * applied index and term. The first must be exactly appliedIndex()+1 and the rest follow it
+   * without gaps: an entry applied twice or skipped is a bug in the caller, not something to
+   * smooth over. That, an undecodable command or a term going backwards throws InvariantError
+   * and rolls the whole batch back: the node must stop.
    */
-  applyBatch(entries: readonly Entry[], onConfChange?: ConfChangeHandler): ApplyResult[] {
+  applyBatch(inputs: readonly ApplyInput[]): ApplyResult[] {
     this.#checkOpen();
-    const pending = this.#unapplied(entries);
-    if (pending.length === 0) return [];
+    if (inputs.length === 0) return [];
+    this.#checkFollows(inputs);
     const deferring = this.#deferredCommitEntriesMax > 0;
     if (deferring && !this.#db.inTransaction) this.#db.exec("BEGIN");
     // Inside the open transaction this is a savepoint: a failed batch still rolls back whole.
-    const { results, state } = this.#applyInTransaction(pending, onConfChange);
+    const { results, state } = this.#applyInTransaction(inputs);
     this.#state = state;
     if (this.#synchronous === "full" && !this.#memory) this.#durableIndex = state.index;
     if (deferring) {
-      this.#uncommittedEntries += pending.length;
+      this.#uncommittedEntries += inputs.length;
       if (this.#uncommittedEntries >= this.#deferredCommitEntriesMax) this.commitApplied();
     }
     return results;
@@ -216,33 +213,25 @@ export class KvStore {
     if (this.#db.inTransaction) this.#db.exec("COMMIT");
   }
 
-  /** Applies one ConfChange entry; null when `index` is already applied. */
-  applyConfChange(index: number, term: number, change: ConfChange, confState: ConfState): ApplyResult | null {
-    const entry: Entry = { index, term, type: EntryType.ConfChange, data: new Uint8Array(0) };
-    return this.applyBatch([entry], () => ({ change, confState }))[0] ?? null;
+  #checkFollows(inputs: readonly ApplyInput[]): void {
+    const first = inputs[0]!.index;
+    assert(first === this.#state.index + 1, () =>
+      first <= this.#state.index ? `entry ${first} is applied already (the applied index is ${this.#state.index})` : `entry ${first} would skip entries: the applied index is ${this.#state.index}`,
+    );
+    for (let i = 1; i < inputs.length; i++) {
+      assert(inputs[i]!.index === inputs[i - 1]!.index + 1, () => `apply batch is not contiguous: index ${inputs[i]!.index} follows ${inputs[i - 1]!.index}`);
+    }
   }
 
-  #unapplied(entries: readonly Entry[]): readonly Entry[] {
-    for (let i = 1; i < entries.length; i++) {
-      assert(entries[i]!.index === entries[i - 1]!.index + 1, () => `apply batch is not contiguous: index ${entries[i]!.index} follows ${entries[i - 1]!.index}`);
-    }
-    const pending = entries.filter((entry) => entry.index > this.#state.index);
-    if (pending.length > 0) {
-      const first = pending[0]!;
-      assert(first.index === this.#state.index + 1, () => `entry ${first.index} would skip entries: the applied index is ${this.#state.index}`);
-    }
-    return pending;
-  }
-
-  #applyEntries(entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined): { results: ApplyResult[]; state: AppliedState } {
+  #applyEntries(inputs: readonly ApplyInput[]): { results: ApplyResult[]; state: AppliedState } {
     const state = copyAppliedState(this.#state);
     const results: ApplyResult[] = [];
     const events: PendingEvent[] = [];
-    for (const entry of entries) {
-      assert(entry.term >= state.term, () => `entry ${entry.index} has term ${entry.term}, below the applied term ${state.term}`);
-      results.push(this.#applyEntry(state, entry, onConfChange, events));
-      state.index = entry.index;
-      state.term = entry.term;
+    for (const input of inputs) {
+      assert(input.term >= state.term, () => `entry ${input.index} has term ${input.term}, below the applied term ${state.term}`);
+      results.push(this.#applyInput(state, input, events));
+      state.index = input.index;
+      state.term = input.term;
     }
     this.#pruneIdempotency(state);
     this.#storeEvents(state, events);
@@ -252,37 +241,35 @@ export class KvStore {
 
   // Results are object literals of one shape, not spreads of a shared base: V8 clones a spread
   // through a slow generic path, and this runs for every entry on every node.
-  #applyEntry(state: AppliedState, entry: Entry, onConfChange: ConfChangeHandler | undefined, events: PendingEvent[]): ApplyResult {
-    switch (entry.type) {
-      case EntryType.Normal: {
-        if (entry.data.byteLength === 0) {
+  #applyInput(state: AppliedState, input: ApplyInput, events: PendingEvent[]): ApplyResult {
+    switch (input.kind) {
+      case "command": {
+        if (input.data.byteLength === 0) {
           // The empty entry a new leader appends to commit its term.
-          return { index: entry.index, term: entry.term, requestId: null, result: { kind: "noop", revision: state.revision }, replayed: false };
+          return { index: input.index, term: input.term, requestId: null, result: { kind: "noop", revision: state.revision }, replayed: false };
         }
-        return this.#applyCommand(state, entry, decodeCommittedCommand(entry), events);
+        return this.#applyCommand(state, input, input.decoded ?? decodeCommittedCommand(input), events);
       }
-      case EntryType.ConfChange: {
-        assert(onConfChange !== undefined, () => `entry ${entry.index} is a membership change but applyBatch was given no onConfChange handler`);
-        const { change, confState } = onConfChange(entry);
-        this.#storeMembership(entry, change, confState);
-        state.confState = { voters: [...confState.voters], learners: [...confState.learners] };
-        return { index: entry.index, term: entry.term, requestId: null, result: { kind: "conf_change", revision: state.revision, confState: state.confState }, replayed: false };
+      case "membership": {
+        this.#storeMembership(input);
+        state.confState = { voters: [...input.membership.voters], learners: [...input.membership.learners] };
+        return { index: input.index, term: input.term, requestId: null, result: { kind: "conf_change", revision: state.revision, confState: state.confState }, replayed: false };
       }
       default:
-        throw new InvariantError(`entry ${entry.index} (term ${entry.term}) has unknown type ${String(entry.type)}`);
+        throw new InvariantError(`entry ${(input as ApplyInput).index} has unknown kind ${String((input as { kind: unknown }).kind)}`);
     }
   }
 
-  #applyCommand(state: AppliedState, entry: Entry, command: Command, events: PendingEvent[]): ApplyResult {
+  #applyCommand(state: AppliedState, entry: CommandInput, command: Command, events: PendingEvent[]): ApplyResult {
     const token = command.idempotencyKey;
     if (token !== undefined) {
-      const first = this.#rememberedResult(state, token, entry.index);
+      const first = this.#rememberedResult(state, token, command.requestHash ?? "", entry.index);
       if (first !== undefined) return { index: entry.index, term: entry.term, requestId: command.requestId, result: first, replayed: true };
     }
     const result = executeCommand(this.#statements, command, state.revision, events);
     assert(result.revision === state.revision || result.revision === state.revision + 1, "a command advances the revision by at most one");
     state.revision = result.revision;
-    if (token !== undefined) this.#remember(state, token, entry.index, result);
+    if (token !== undefined) this.#remember(state, token, command.requestHash ?? "", entry.index, result);
     return { index: entry.index, term: entry.term, requestId: command.requestId, result, replayed: false };
   }
 
@@ -290,23 +277,31 @@ export class KvStore {
   // Idempotency: a token is remembered while within both bounds, measured in log indexes and
   // in tokens (never in wall-clock time), so every replica makes the same decision.
 
-  #rememberedResult(state: AppliedState, token: string, index: number): CommandResult | undefined {
+  /**
+   * The first result of `token`, while it is remembered; for a different request under the same
+   * token (another requestHash; "" when either side has none, as from before schema version 3),
+   * an idempotency_key_reused result instead.
+   */
+  #rememberedResult(state: AppliedState, token: string, hash: string, index: number): CommandResult | undefined {
     const row = this.#statements.getIdempotency.get(token);
     if (row === undefined) return undefined;
     const withinCount = row.seq > state.idempotencySeq - this.#retention.idempotencyKeysMax;
     const withinWindow = row.applied_index > index - this.#retention.idempotencyWindowIndexes;
-    if (withinCount && withinWindow) return resultPackr.unpack(row.result) as CommandResult;
-    this.#statements.deleteIdempotencyToken.run(token); // expired: the token starts afresh
-    return undefined;
+    if (!withinCount || !withinWindow) {
+      this.#statements.deleteIdempotencyToken.run(token); // expired: the token starts afresh
+      return undefined;
+    }
+    if (hash !== "" && row.request_hash !== "" && hash !== row.request_hash) return { kind: "idempotency_key_reused", revision: state.revision, index: row.applied_index };
+    return resultPackr.unpack(row.result) as CommandResult;
   }
 
-  #remember(state: AppliedState, token: string, index: number, result: CommandResult): void {
+  #remember(state: AppliedState, token: string, hash: string, index: number, result: CommandResult): void {
     let encoded: Uint8Array = resultPackr.pack(result);
     if (encoded.byteLength > IDEMPOTENCY_RESULT_BYTES_MAX) {
       encoded = resultPackr.pack({ kind: "already_applied", revision: result.revision, index });
     }
     state.idempotencySeq += 1;
-    this.#statements.insertIdempotency.run(state.idempotencySeq, token, index, encoded);
+    this.#statements.insertIdempotency.run(state.idempotencySeq, token, index, encoded, hash);
   }
 
   #pruneIdempotency(state: AppliedState): void {
@@ -380,23 +375,32 @@ export class KvStore {
   // -------------------------------------------------------------------------------------
   // Membership
 
-  #storeMembership(entry: Entry, change: ConfChange, confState: ConfState): void {
-    checkConfState(confState, entry.index);
-    const members = new Set([...confState.voters, ...confState.learners]);
-    if (change.type === ConfChangeType.Remove || !members.has(change.node)) {
-      this.#statements.deleteMember.run(change.node);
+  /** A member no longer in the membership is forgotten; one in it keeps the addresses its change carries, or those known. */
+  #storeMembership(input: MembershipInput): void {
+    const { membership, node, context } = input;
+    checkMembership(membership, input.index);
+    if (!membership.voters.includes(node) && !membership.learners.includes(node)) {
+      this.#statements.deleteMember.run(node);
+      this.#statements.insertRemovedMember.run(node);
       return;
     }
-    const known = this.#statements.getMember.get(change.node);
+    this.#statements.deleteRemovedMember.run(node);
+    const known = this.#statements.getMember.get(node);
     const addresses =
-      change.context !== undefined && change.context.byteLength > 0
-        ? decodeCommittedContext(entry, change.context)
+      context !== undefined && context.byteLength > 0
+        ? decodeCommittedContext(input, context)
         : known && { peer: known.peer, client: known.client, autoPromote: known.auto_promote === 1 };
-    this.#statements.upsertMember.run(change.node, addresses?.peer ?? "", addresses?.client ?? "", addresses?.autoPromote ? 1 : 0);
+    this.#statements.upsertMember.run(node, addresses?.peer ?? "", addresses?.client ?? "", addresses?.autoPromote ? 1 : 0);
   }
 
-  confState(): ConfState {
+  confState(): Membership {
     return this.#state.confState;
+  }
+
+  /** Ids removed from the cluster by a membership change, and not added again since. */
+  removedMembers(): string[] {
+    this.#checkOpen();
+    return this.#statements.listRemovedMembers.all().map((row) => row.id);
   }
 
   /** Current members (voters and learners) with the addresses their ConfChange carried. */
@@ -473,10 +477,10 @@ export class KvStore {
   // Snapshots: the whole database image (sqlite3_serialize), consistent by construction
   // since nothing else runs on this connection between two calls.
 
-  snapshot(): Snapshot {
+  snapshot(): StateImage {
     this.#checkOpen();
     this.commitApplied();
-    const meta: SnapshotMeta = { index: this.#state.index, term: this.#state.term, confState: this.#state.confState };
+    const meta = { index: this.#state.index, term: this.#state.term, confState: this.#state.confState };
     return { meta, data: this.#db.serialize() };
   }
 
@@ -486,7 +490,7 @@ export class KvStore {
    * new database, never a mix. Throws InvalidSnapshotError (and keeps the current state) when
    * the image is not a kv database whose applied index and term match `snapshot.meta`.
    */
-  restore(snapshot: Snapshot): void {
+  restore(snapshot: StateImage): void {
     this.#checkOpen();
     this.commitApplied();
     const image = rollbackJournalImage(snapshot.data);
@@ -538,7 +542,7 @@ export class KvStore {
       db.pragma(`wal_autocheckpoint = ${KV_WAL_AUTOCHECKPOINT_PAGES}`);
     }
     this.#statements = prepareStatements(db);
-    this.#applyInTransaction = db.transaction((entries: readonly Entry[], onConfChange: ConfChangeHandler | undefined) => this.#applyEntries(entries, onConfChange));
+    this.#applyInTransaction = db.transaction((inputs: readonly ApplyInput[]) => this.#applyEntries(inputs));
     this.#state = readAppliedState(this.#statements);
   }
 
@@ -584,28 +588,28 @@ function readAppliedState(statements: Statements): AppliedState {
   };
 }
 
-function parseStoredConfState(json: string): ConfState {
-  const parsed = JSON.parse(json) as ConfState;
-  checkConfState(parsed, 0);
+function parseStoredConfState(json: string): Membership {
+  const parsed = JSON.parse(json) as Membership;
+  checkMembership(parsed, 0);
   return parsed;
 }
 
-function checkConfState(confState: ConfState, index: number): void {
+function checkMembership(confState: Membership, index: number): void {
   const isIdList = (ids: unknown): boolean => Array.isArray(ids) && ids.every((id) => typeof id === "string" && id.length > 0);
   assert(isIdList(confState.voters) && isIdList(confState.learners), () => `membership at entry ${index} is not two lists of node ids`);
   assert(!confState.voters.some((id) => confState.learners.includes(id)), () => `membership at entry ${index} has a node that is both voter and learner`);
 }
 
-function decodeCommittedCommand(entry: Entry): Command {
+function decodeCommittedCommand(entry: CommandInput): Command {
   try {
-    return takeDecodedCommand(entry.data) ?? decodeCommand(entry.data);
+    return decodeCommand(entry.data);
   } catch (error) {
     if (!(error instanceof MalformedCommandError)) throw error;
     throw new InvariantError(`committed entry ${entry.index} (term ${entry.term}) is not a valid command: ${error.message}`, { cause: error });
   }
 }
 
-function decodeCommittedContext(entry: Entry, context: Uint8Array): MemberAddresses {
+function decodeCommittedContext(entry: MembershipInput, context: Uint8Array): MemberAddresses {
   try {
     return decodeMemberContext(context);
   } catch (error) {
@@ -641,7 +645,7 @@ function imageFramingProblem(image: Buffer): string | undefined {
 }
 
 /** Opens an image in memory and checks it is a kv database at exactly `meta`'s index and term. */
-function openSnapshotImage(image: Buffer, meta: SnapshotMeta): Database.Database {
+function openSnapshotImage(image: Buffer, meta: StateImage["meta"]): Database.Database {
   const framing = imageFramingProblem(image);
   if (framing !== undefined) throw new InvalidSnapshotError(`snapshot at index ${meta.index} is not a whole database image: ${framing}`);
   let db: Database.Database;

@@ -112,12 +112,20 @@ export interface NodeApi {
   get(key: string, options?: ReadOptions): Promise<GetResult>;
   range(request: RangeRequest, options?: ReadOptions): Promise<RangeResult>;
   status(): NodeStatus;
+  /** The members as this node sees them (each one's progress too, when this node leads). */
   members(): readonly MemberStatus[];
+  /** The members as the leader sees them, with each one's progress (this node's view when no leader answers). */
+  leaderMembers(): Promise<readonly MemberStatus[]>;
   addMember(request: AddMemberRequest): Promise<readonly MemberStatus[]>;
   removeMember(id: string): Promise<readonly MemberStatus[]>;
   promoteMember(id: string): Promise<readonly MemberStatus[]>;
   /** Hands leadership to `to` (or the most caught-up voter); resolves when it has moved. */
   transferLeadership(to?: string): Promise<{ leader: string }>;
+  /**
+   * When this node leads: hands leadership to a caught-up voter heard from recently, so that
+   * stopping it costs clients one short pause rather than an election timeout. Never throws.
+   */
+  handOff(): Promise<void>;
   /** /readyz: a leader (and its client URL, to forward to) is known and this node applied up to the commit index it knows. */
   isReady(): boolean;
   /** Prometheus text exposition of the node's metrics. */

@@ -76,12 +76,13 @@ export class PendingWrites {
     this.#byIndex.set(index, pending);
   }
 
-  /** The leader refused the forwarded write: nothing was proposed. */
-  refuse(requestId: string, error: Error): void {
+  /** The leader refused the forwarded write: nothing was proposed. false: no such write waits here. */
+  refuse(requestId: string, error: Error): boolean {
     const pending = this.#forwarded.get(requestId);
-    if (pending === undefined) return;
+    if (pending === undefined) return false;
     this.#forget(pending);
     pending.reject(error);
+    return true;
   }
 
   /** The entry at `index` was applied with `term`: settle whoever proposed or forwarded something there. */

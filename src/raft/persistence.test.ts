@@ -15,7 +15,7 @@ describe("persistence and restarts", () => {
     let ready = raft.ready();
     storage.append(ready.entries);
     if (ready.hardState) storage.setHardState(ready.hardState);
-    for (const entry of ready.committedEntries) raft.applyConfChange({ type: 0, node: ["a", "b", "c"][entry.index - 1]! });
+    for (const entry of ready.committedEntries) raft.applyConfChange({ type: 0, node: ["a", "b", "c"][entry.index - 1]! }, entry.index);
     raft.advance();
     raft.step(makeMessage({ type: MessageType.Vote, from: "a", to: "b", term: 2, index: 3, logTerm: 1 }));
     ready = raft.ready();
@@ -57,7 +57,7 @@ describe("persistence and restarts", () => {
         storage.append(ready.entries);
         if (ready.hardState) storage.setHardState(ready.hardState);
       }
-      for (const e of ready.committedEntries) if (e.type === 1) raft.applyConfChange({ type: 0, node: "solo" });
+      for (const e of ready.committedEntries) if (e.type === 1) raft.applyConfChange({ type: 0, node: "solo" }, e.index);
       raft.advance();
     };
     drive(true);

@@ -100,6 +100,8 @@ export class RaftNode {
   #randomizedElectionTimeout = 0;
 
   #leadTransferee: NodeId = NO_NODE;
+  /** The index of the last snapshot restored: membership changes up to it are in #conf already. */
+  #confRestoredAt = 0;
   /** A conf change may not be proposed until the log is applied past this index. */
   #pendingConfIndex = 0;
   #uncommittedBytes = 0;
@@ -172,8 +174,14 @@ export class RaftNode {
     this.#step(makeMessage({ type: MessageType.Unreachable, from: to, to: this.id }));
   }
 
-  /** The application applied a ConfChange entry: membership changes now (one server at a time). */
-  applyConfChange(change: ConfChange): ConfState {
+  /**
+   * The application applied the ConfChange entry at `index`: membership changes now (one
+   * server at a time). A change at or below a snapshot this node restored meanwhile (the
+   * driver was still applying entries from before it) is already in the snapshot's
+   * membership: applied again on top of it, an old change would undo a later one.
+   */
+  applyConfChange(change: ConfChange, index: number): ConfState {
+    if (index <= this.#confRestoredAt) return this.#conf;
     this.#conf = applyChange(this.#conf, change);
     this.#syncProgressWithConf();
     if (this.#role !== Role.Leader) return this.#conf;
@@ -201,6 +209,7 @@ export class RaftNode {
       isLearner: this.#conf.learners.includes(this.id),
       confState: this.#conf,
       leadTransferee: this.#leadTransferee,
+      pendingConfIndex: this.#pendingConfIndex,
       peers:
         this.#role === Role.Leader
           ? [...this.#progress].map(([id, pr]) => ({
@@ -921,6 +930,7 @@ export class RaftNode {
     } else {
       this.#log.restore(snapshot);
       this.#conf = snapshot.meta.confState;
+      this.#confRestoredAt = index;
       this.#rebuildProgress();
       this.#config.logger?.info({ id: this.id, term: this.#term, index }, "restoring from snapshot");
     }

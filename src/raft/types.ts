@@ -186,6 +186,8 @@ export interface Status {
   readonly isLearner: boolean;
   readonly confState: ConfState;
   readonly leadTransferee: NodeId;
+  /** The last membership change this node proposed as leader: no other may be proposed until it is applied. */
+  readonly pendingConfIndex: number;
   /** Only on the leader. */
   readonly peers: readonly PeerStatus[];
 }

@@ -1,12 +1,11 @@
 /** The cluster routes of api.md: status, membership, leader transfer, health, readiness, metrics. */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { NodeError, type AddMemberRequest, type MemberStatus, type NodeStatus } from "../node/api.js";
+import type { AddMemberRequest, MemberStatus, NodeStatus } from "../node/api.js";
 import { JOIN_TOKEN_HEADER } from "../node/index.js";
 import { MEMBER_ADDRESS_BYTES_MAX, PEER_ID_LENGTH_MAX } from "../util/limits.js";
 import { parseHostPort, toClientUrl } from "./address.js";
 import { badInput, HttpError } from "./errors.js";
-import { wasForwarded } from "./forward.js";
 import { expectObject, expectString, optionalBoolean, parseJsonBody, parseQuery, segmentFromPath } from "./input.js";
 import { METRICS_CONTENT_TYPE } from "./metrics.js";
 import { rawUrl, type RouteContext } from "./route-context.js";
@@ -22,8 +21,7 @@ export function registerClusterRoutes(app: FastifyInstance, context: RouteContex
   });
   app.get("/v1/members", async (request) => {
     parseQuery(rawUrl(request), []);
-    askLeaderForMembers(context, request);
-    return membersJson(node.members());
+    return membersJson(await node.leaderMembers());
   });
   app.post("/v1/members", async (request) => {
     parseQuery(rawUrl(request), []);
@@ -61,20 +59,6 @@ async function metrics(context: RouteContext, request: FastifyRequest, reply: Fa
   const [nodeText, httpText] = await Promise.all([context.node.metrics(), context.metrics.text()]);
   const joined = [nodeText.trimEnd(), httpText.trimEnd()].filter((text) => text.length > 0).join("\n");
   return reply.type(METRICS_CONTENT_TYPE).send(`${joined}\n`);
-}
-
-/**
- * The members list with replication figures (match index, lag, last contact) is the leader's:
- * a follower that knows the leader forwards the request (the error handler relays it). Without
- * a known leader, or on a request that was already forwarded once, the local view answers.
- */
-function askLeaderForMembers(context: RouteContext, request: FastifyRequest): void {
-  if (!context.forward || wasForwarded(request.headers)) return;
-  const status = context.node.status();
-  if (status.role === "leader" || status.leader === "" || status.leader === status.id) return;
-  const leaderClientUrl = status.members.find((member) => member.id === status.leader)?.client;
-  if (!leaderClientUrl) return;
-  throw new NodeError("not_leader", `node ${status.id} is not the leader (${status.leader} is)`, { leaderClientUrl });
 }
 
 /**

@@ -46,6 +46,13 @@ export interface StartNodeOptions {
   readonly http?: Omit<HttpServerOptions, "logger">;
   /** Timing and snapshot knobs of the node (defaults are the node's); requestTimeoutMs also bounds HTTP requests. */
   readonly tuning?: NodeTuning;
+  /**
+   * The node stopped on a failed fsync or a broken invariant: it has closed (HTTP server too).
+   * The library never exits the process; `flotilla start` logs and exits 70.
+   */
+  readonly onFatal?: (error: Error) => void;
+  /** The node learned it was removed from the cluster: it has closed (HTTP server too). `flotilla start` exits. */
+  readonly onRemoved?: (detail: string) => void;
 }
 
 export type NodeTuning = Partial<
@@ -76,6 +83,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const fresh = readIdentity(options.dataDir) === undefined;
   let discovery = options.discover !== undefined && fresh ? startDiscovery(options, clientUrl, logger) : undefined;
   let node;
+  // The handlers close everything this function opened; `close` is known once it returns.
+  let closeAll: (() => Promise<void>) | undefined;
+  const ended = (notify: () => void) => () => void (closeAll?.() ?? Promise.resolve()).finally(notify);
   try {
     const plan = discovery === undefined ? undefined : await discovery.find(options.discover?.expect);
     node = await openNode({
@@ -88,6 +98,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       ...(options.joinToken === undefined ? {} : { joinToken: options.joinToken }),
       ...options.tuning,
       logger,
+      onFatal: (error) => ended(() => options.onFatal?.(error))(),
+      onRemoved: (detail) => ended(() => options.onRemoved?.(detail))(),
     });
   } catch (error) {
     await discovery?.close();
@@ -125,18 +137,21 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const rejoining = new AbortController();
   if (!fresh && options.join !== undefined) rejoin(options, node, logger, rejoining.signal);
   let closing: Promise<void> | undefined;
+  closeAll = () => {
+    rejoining.abort();
+    // Hands leadership over before the HTTP server closes: once another node leads, this one
+    // still forwards what clients send it, so a rolling restart costs clients one short pause.
+    return (closing ??= node.handOff().then(() =>
+      closeInOrder(async () => void (await Promise.all([http.close(), announcer?.close()])), () => node.close()),
+    ));
+  };
   return {
     id: options.id,
     node,
     app: http.app,
     clientUrl,
     peerAddress: node.peerAddress,
-    close: () => {
-      rejoining.abort();
-      return (closing ??= handOff(node, logger.child({ node: options.id })).then(() =>
-        closeInOrder(async () => void (await Promise.all([http.close(), announcer?.close()])), () => node.close()),
-      ));
-    },
+    close: closeAll,
   };
 }
 
@@ -196,27 +211,6 @@ function startingPoint(options: StartNodeOptions, plan: DiscoveryPlan | undefine
     ...(options.bootstrap === undefined ? {} : { bootstrap: { ...options.bootstrap } }),
     ...(options.join === undefined ? {} : { join: [...options.join] }),
   };
-}
-
-/**
- * Before the HTTP server closes: once another node leads, this one still forwards what clients
- * send it to the new leader, so a rolling restart costs clients a pause of one hand-off. (The
- * node's close() hands off too, for embedders that close the node alone.)
- */
-async function handOff(node: NodeApi, log: Logger): Promise<void> {
-  const status = node.status();
-  if (status.role !== "leader") return;
-  // The most caught-up voter, preferring one whose client URL is known (followers forward to it).
-  const target = status.members
-    .filter((member) => member.voter && member.id !== status.id)
-    .sort((a, b) => Number(a.client === "") - Number(b.client === "") || (a.lag ?? Infinity) - (b.lag ?? Infinity))[0];
-  if (!target) return;
-  try {
-    const { leader } = await node.transferLeadership(target.id);
-    log.info({ to: leader }, "handed leadership over before stopping");
-  } catch (error) {
-    log.warn({ err: (error as Error).message }, "could not hand leadership over before stopping");
-  }
 }
 
 async function closeInOrder(closeHttp: () => Promise<void>, closeNode: () => Promise<void>): Promise<void> {

@@ -142,7 +142,7 @@ export async function runSeeds(options: SimCommandOptions, io: SimCommandIo): Pr
   const workerUrl = new URL("./worker.js", import.meta.url);
   // From TypeScript sources (tests) there is no worker.js to start: run in this thread.
   if (options.workers === 0 || import.meta.url.endsWith(".ts")) {
-    for (const job of jobs) record(runSeedJob(job));
+    for (const job of jobs) record(await runSeedJob(job));
   } else {
     await runInWorkers(jobs, Math.min(options.workers, jobs.length), workerUrl, record);
   }

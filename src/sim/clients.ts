@@ -1,33 +1,30 @@
 /**
  * Simulated clients: each runs one operation at a time (read, write or compare-and-set on a
- * small key space) and records it in the history the linearizability checker judges.
+ * small key space) against a node it picks, through that node's replica: the write, read and
+ * forwarding paths the HTTP server uses. Each operation is recorded in the history the
+ * linearizability checker judges.
  *
- * - Writes and cas go to the node the client believes leads. A refused proposal
- *   (ProposalDroppedError) or a node that is down is a definite failure: the client records
- *   "fail" and tries another node next time. An accepted proposal settles when that node
- *   applies its index: the same term there means our entry (ok, with the state machine's
- *   output); another term means our entry was overwritten, and since an entry only ever
- *   lives at one index, it never took effect (fail).
- * - Reads go through ReadIndex on a random node and are served from that node's own state
- *   machine once its ReadState has arrived and it has applied up to the read index.
- * - Anything else (the node crashed, a snapshot skipped our index, the deadline passed) is
- *   "unknown": the operation may or may not have taken effect.
+ * - A write or compare-and-set is a `put` or a `txn` (api.md's) sent to any node; a follower
+ *   forwards it to the leader. Its promise settles ok (with the state machine's result), or
+ *   fails with a NodeError: `unknown_outcome` (the deadline passed, or the node stopped) is
+ *   "unknown"; every other code says nothing was applied, so "fail".
+ * - A read is a linearizable get through ReadIndex on any node.
+ * - A node that crashes never answers: everything it held is "unknown".
  */
-import { ProposalDroppedError, type Entry, type NodeId, type ReadState } from "../raft/index.js";
 import type { HistoryOp, KvInput, KvOutput } from "../check/index.js";
-import { SIM_CLIENT_OP_TIMEOUT_TICKS } from "../util/limits.js";
+import type { CommandBody, CommandResult } from "../kv/index.js";
+import { NodeError } from "../node/index.js";
 import type { Rng } from "../util/rng.js";
 import type { TraceDigest } from "./digest.js";
-import { encodeCommand, type KvCommand } from "./kv-machine.js";
 import type { SimNode } from "./sim-node.js";
 
 /** A deliberate client-side bug, for the test that proves the checker is wired in. */
 export type ClientBug = "stale-read";
 
-/** The nodes clients may address (removed ones are gone from the clients' view). */
+/** The nodes clients may address. */
 export interface ClusterView {
   addressable(): readonly SimNode[];
-  node(id: NodeId): SimNode | undefined;
+  node(id: string): SimNode | undefined;
 }
 
 /** Strictly increasing time for the history, so no two events look concurrent by accident. */
@@ -45,18 +42,16 @@ interface PendingOp {
   readonly client: Client;
   readonly key: string;
   readonly opId: string;
-  readonly deadlineTick: number;
-  readonly node: NodeId;
-  readonly proposal?: { readonly index: number; readonly term: number };
-  readonly readContext?: string;
-  readIndex?: number;
+  readonly node: string;
+  readonly incarnation: number;
 }
 
 interface Client {
   readonly process: number;
   seq: number;
-  target: NodeId | undefined;
-  nextOpTick: number;
+  /** The node this client talks to until it fails it. */
+  target: string | undefined;
+  nextOpAt: number;
   pending: PendingOp | undefined;
   /** The last value this client saw per key: a likely `expected` for its next cas. */
   readonly seen: Map<string, string | null>;
@@ -71,8 +66,13 @@ export interface OpCounts {
 export interface ClientOptions {
   readonly clients: number;
   readonly keys: number;
+  /** Simulated milliseconds between one client's operations, at most. */
+  readonly thinkMsMax: number;
   readonly bug?: ClientBug;
 }
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
 
 export class ClientPool {
   readonly history: HistoryOp[] = [];
@@ -81,22 +81,19 @@ export class ClientPool {
   readonly #digest: TraceDigest;
   readonly #keys: string[];
   readonly #clients: Client[] = [];
-  readonly #bug: ClientBug | undefined;
-  /** node → index → the write waiting for that node to apply it. */
-  readonly #proposals = new Map<NodeId, Map<number, PendingOp>>();
-  /** node → read context → the read waiting for its ReadState and apply. */
-  readonly #reads = new Map<NodeId, Map<string, PendingOp>>();
+  readonly #options: ClientOptions;
+  readonly #onViolation: (message: string) => void;
   #issuing = true;
-  #now = 0;
 
-  constructor(rng: Rng, clock: LogicalClock, digest: TraceDigest, options: ClientOptions) {
+  constructor(rng: Rng, clock: LogicalClock, digest: TraceDigest, options: ClientOptions, onViolation: (message: string) => void) {
     this.#rng = rng;
     this.#clock = clock;
     this.#digest = digest;
-    this.#bug = options.bug;
+    this.#options = options;
+    this.#onViolation = onViolation;
     this.#keys = Array.from({ length: options.keys }, (_, i) => `k${i}`);
     for (let process = 0; process < options.clients; process++) {
-      this.#clients.push({ process, seq: 0, target: undefined, nextOpTick: 0, pending: undefined, seen: new Map() });
+      this.#clients.push({ process, seq: 0, target: undefined, nextOpAt: 0, pending: undefined, seen: new Map() });
     }
   }
 
@@ -111,28 +108,24 @@ export class ClientPool {
     return counts;
   }
 
-  /** Times out late operations, then lets idle clients start their next one. */
+  /** Lets idle clients start their next operation. */
   step(now: number, cluster: ClusterView): void {
-    this.#now = now;
+    if (!this.#issuing) return;
     for (const client of this.#clients) {
-      const pending = client.pending;
-      if (pending !== undefined && now >= pending.deadlineTick) this.#settleUnknown(pending);
-      if (client.pending === undefined && this.#issuing && now >= client.nextOpTick) this.#startOp(client, now, cluster);
+      if (client.pending === undefined && now >= client.nextOpAt) this.#startOp(client, now, cluster);
     }
   }
 
   /**
    * A one-off operation outside the random workload (the healed phase's liveness probe).
-   * Returns the history index to watch, or undefined if the node could not take it now.
+   * Returns the history index to watch.
    */
-  probe(now: number, node: SimNode, key: string, input: KvInput): number | undefined {
-    this.#now = now;
+  probe(node: SimNode, key: string, input: KvInput): number {
     const client = this.#probeClient();
     if (client.pending !== undefined) return client.pending.historyIndex;
-    return input.kind === "read" ? this.#startRead(client, now, node, key) : this.#startWrite(client, now, node, key, input);
+    return input.kind === "read" ? this.#startRead(client, node, key) : this.#startWrite(client, node, key, input);
   }
 
-  /** Whether the operation at `historyIndex` is still waiting for its outcome. */
   isPending(historyIndex: number): boolean {
     return this.#clients.some((client) => client.pending?.historyIndex === historyIndex);
   }
@@ -141,84 +134,41 @@ export class ClientPool {
     return this.history[historyIndex]!;
   }
 
-  /** The node applied `entry`: settle the write that proposed at this index, if any. */
-  onApplied(node: SimNode, entry: Entry, command: KvCommand | undefined, output: KvOutput | undefined, violation: (message: string) => void): void {
-    const waiting = this.#proposals.get(node.id);
-    const pending = waiting?.get(entry.index);
-    if (pending === undefined) return;
-    waiting!.delete(entry.index);
-    if (entry.term !== pending.proposal!.term) {
-      this.#settle(pending, "fail");
-      return;
-    }
-    if (command?.op !== pending.opId || output === undefined) {
-      violation(`${node.id} applied (${entry.index}, term ${entry.term}) where it had accepted op ${pending.opId}, but the entry is ${command?.op ?? "not a client command"}`);
-      this.#settleUnknown(pending);
-      return;
-    }
-    this.#settle(pending, "ok", output);
-  }
-
-  /** The node's state machine jumped to a snapshot: writes waiting at or below it cannot be matched. */
-  onSnapshotRestored(node: SimNode, index: number): void {
-    const waiting = this.#proposals.get(node.id);
-    if (waiting === undefined) return;
-    for (const [proposalIndex, pending] of waiting) {
-      if (proposalIndex <= index) this.#settleUnknown(pending);
-    }
-  }
-
-  onReadStates(node: SimNode, readStates: readonly ReadState[]): void {
-    const waiting = this.#reads.get(node.id);
-    if (waiting === undefined) return;
-    for (const readState of readStates) {
-      const pending = waiting.get(readState.context);
-      if (pending !== undefined && pending.readIndex === undefined) pending.readIndex = readState.index;
-    }
-  }
-
-  /** After the node applied more: serve the reads whose read index it has reached. */
-  serveReads(node: SimNode): void {
-    const waiting = this.#reads.get(node.id);
-    if (waiting === undefined || waiting.size === 0) return;
-    for (const pending of [...waiting.values()]) {
-      if (pending.readIndex !== undefined && node.applied >= pending.readIndex) {
-        this.#settle(pending, "ok", { kind: "read", value: node.machine.read(pending.key) });
-      }
-    }
-  }
-
-  /** The node crashed or stopped: every request it held is in doubt. */
-  onNodeLost(node: NodeId): void {
-    for (const pending of [...(this.#proposals.get(node)?.values() ?? []), ...(this.#reads.get(node)?.values() ?? [])]) {
-      this.#settleUnknown(pending);
+  /** The node crashed or stopped: every request it held is in doubt, and will never be answered. */
+  onNodeLost(node: SimNode): void {
+    for (const client of this.#clients) {
+      const pending = client.pending;
+      if (pending !== undefined && pending.node === node.id && pending.incarnation === node.incarnation) this.#settle(pending, "unknown");
     }
   }
 
   #probeClient(): Client {
-    if (this.#clients.length === 0 || this.#clients[this.#clients.length - 1]!.process !== PROBE_PROCESS) {
-      this.#clients.push({ process: PROBE_PROCESS, seq: 0, target: undefined, nextOpTick: Infinity, pending: undefined, seen: new Map() });
+    const last = this.#clients[this.#clients.length - 1];
+    if (last === undefined || last.process !== PROBE_PROCESS) {
+      this.#clients.push({ process: PROBE_PROCESS, seq: 0, target: undefined, nextOpAt: Infinity, pending: undefined, seen: new Map() });
     }
     return this.#clients[this.#clients.length - 1]!;
   }
 
   #startOp(client: Client, now: number, cluster: ClusterView): void {
+    const nodes = cluster.addressable().filter((node) => node.up);
+    if (nodes.length === 0) return;
     const key = this.#rng.pick(this.#keys);
     const roll = this.#rng.float();
-    const nodes = cluster.addressable();
-    if (nodes.length === 0) return;
-    if (roll < 0.45) {
-      const node = this.#rng.pick(nodes);
-      if (node.up && !node.accepting) return; // busy saving: ask again next tick
-      this.#startRead(client, now, node, key);
+    client.nextOpAt = now + this.#rng.int(1, this.#options.thinkMsMax + 1);
+    const target = (client.target !== undefined ? cluster.node(client.target) : undefined) ?? this.#rng.pick(nodes);
+    if (!target.up) {
+      client.target = undefined;
       return;
     }
-    const target = (client.target !== undefined ? cluster.node(client.target) : undefined) ?? this.#rng.pick(nodes);
-    if (target.up && !target.accepting) return;
+    client.target = target.id;
+    if (roll < 0.45) {
+      this.#startRead(client, target, key);
+      return;
+    }
     const value = `${client.process}.${client.seq + 1}`;
-    const input: WriteInput =
-      roll < 0.8 ? { kind: "write", value } : { kind: "cas", expected: this.#casExpectation(client, key), value };
-    this.#startWrite(client, now, target, key, input);
+    const input: WriteInput = roll < 0.8 ? { kind: "write", value } : { kind: "cas", expected: this.#casExpectation(client, key), value };
+    this.#startWrite(client, target, key, input);
   }
 
   #casExpectation(client: Client, key: string): string | null {
@@ -227,7 +177,7 @@ export class ClientPool {
     return this.#rng.chance(0.5) ? null : `${this.#rng.int(0, this.#clients.length)}.${this.#rng.int(1, client.seq + 2)}`;
   }
 
-  #record(client: Client, key: string, input: KvInput): { historyIndex: number; opId: string } {
+  #record(client: Client, node: SimNode, key: string, input: KvInput): PendingOp {
     client.seq++;
     const opId = `${client.process}.${client.seq}`;
     const historyIndex = this.history.length;
@@ -236,65 +186,73 @@ export class ClientPool {
     this.#digest.string(opId);
     this.#digest.string(key);
     this.#digest.string(input.kind);
-    return { historyIndex, opId };
-  }
-
-  #startRead(client: Client, now: number, node: SimNode, key: string): number {
-    const { historyIndex, opId } = this.#record(client, key, { kind: "read" });
-    const base = { historyIndex, client, key, opId, deadlineTick: now + SIM_CLIENT_OP_TIMEOUT_TICKS, node: node.id };
-    client.pending = base;
-    if (!node.up) {
-      this.#settle(base, "fail");
-      return historyIndex;
-    }
-    if (this.#bug === "stale-read") {
-      this.#settle(base, "ok", { kind: "read", value: node.machine.read(key) });
-      return historyIndex;
-    }
-    const readContext = `read.${opId}`;
-    const pending: PendingOp = { ...base, readContext };
+    this.#digest.string(node.id);
+    const pending: PendingOp = { historyIndex, client, key, opId, node: node.id, incarnation: node.incarnation };
     client.pending = pending;
-    mapFor(this.#reads, node.id).set(readContext, pending);
-    node.raft.readIndex(readContext);
-    return historyIndex;
+    return pending;
   }
 
-  #startWrite(client: Client, now: number, node: SimNode, key: string, input: WriteInput): number {
-    const { historyIndex, opId } = this.#record(client, key, input);
-    const base = { historyIndex, client, key, opId, deadlineTick: now + SIM_CLIENT_OP_TIMEOUT_TICKS, node: node.id };
-    client.pending = base;
-    if (!node.up) {
-      client.target = undefined;
-      this.#settle(base, "fail");
-      return historyIndex;
+  #startRead(client: Client, node: SimNode, key: string): number {
+    const pending = this.#record(client, node, key, { kind: "read" });
+    if (this.#options.bug === "stale-read") {
+      this.#settle(pending, "ok", { kind: "read", value: valueOf(node.kv.get(key)?.value) });
+      return pending.historyIndex;
     }
-    const command: KvCommand =
-      input.kind === "cas"
-        ? { op: opId, kind: "cas", key, expected: input.expected, value: input.value }
-        : { op: opId, kind: "write", key, value: input.value };
-    let proposal: { index: number; term: number };
-    try {
-      proposal = node.raft.propose(encodeCommand(command));
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-      const leader = node.raft.status().leader;
-      client.target = leader !== "" && leader !== node.id ? leader : undefined;
-      this.#settle(base, "fail");
-      return historyIndex;
-    }
-    client.target = node.id;
-    const pending: PendingOp = { ...base, proposal };
-    client.pending = pending;
-    const waiting = mapFor(this.#proposals, node.id);
-    const displaced = waiting.get(proposal.index);
-    if (displaced !== undefined) this.#settleUnknown(displaced);
-    waiting.set(proposal.index, pending);
-    return historyIndex;
+    node.replica.get(key, { consistency: "linearizable" }).then(
+      (result) => this.#settle(pending, "ok", { kind: "read", value: valueOf(result.kv?.value) }),
+      (error: unknown) => this.#failed(pending, error),
+    );
+    return pending.historyIndex;
   }
 
-  #settle(pending: PendingOp, outcome: "ok" | "fail", output?: KvOutput): void {
-    this.#forget(pending);
+  #startWrite(client: Client, node: SimNode, key: string, input: WriteInput): number {
+    const pending = this.#record(client, node, key, input);
+    const value = utf8.encode(input.value);
+    const command: CommandBody =
+      input.kind === "write"
+        ? { type: "put", payload: { key, value } }
+        : {
+            type: "txn",
+            payload: {
+              compare: input.expected === null ? [{ key, target: "version", op: "==", value: 0 }] : [{ key, target: "value", op: "==", value: utf8.encode(input.expected) }],
+              success: [{ put: { key, value } }],
+              failure: [],
+            },
+          };
+    // Some writes carry an idempotency key, so the path that remembers them runs too.
+    const options = this.#rng.chance(0.3) ? { idempotencyKey: `op-${pending.opId}` } : {};
+    node.replica.write(command, options).then(
+      (result) => {
+        const output = outputOf(input, result);
+        if (output === undefined) {
+          this.#onViolation(`op ${pending.opId} (${input.kind}) on ${pending.node} answered ${result.kind}`);
+          this.#settle(pending, "unknown");
+        } else {
+          this.#settle(pending, "ok", output);
+        }
+      },
+      (error: unknown) => this.#failed(pending, error),
+    );
+    return pending.historyIndex;
+  }
+
+  #failed(pending: PendingOp, error: unknown): void {
+    if (!(error instanceof NodeError)) {
+      this.#onViolation(`op ${pending.opId} on ${pending.node} failed with an unexpected error: ${(error as Error).stack ?? String(error)}`);
+      this.#settle(pending, "unknown");
+      return;
+    }
+    pending.client.target = undefined; // try another node next time
+    this.#settle(pending, error.code === "unknown_outcome" ? "unknown" : "fail");
+  }
+
+  #settle(pending: PendingOp, outcome: "ok" | "fail" | "unknown", output?: KvOutput): void {
+    if (pending.client.pending !== pending) return; // settled already (the node was lost first)
+    pending.client.pending = undefined;
     const op = this.history[pending.historyIndex]!;
+    this.#digest.event(outcome);
+    this.#digest.string(pending.opId);
+    if (outcome === "unknown") return;
     op.outcome = outcome;
     op.returnTime = this.#clock.next();
     if (output !== undefined) op.output = output;
@@ -302,40 +260,20 @@ export class ClientPool {
     if ((output?.kind === "write" || (output?.kind === "cas" && output.succeeded)) && op.input.kind !== "read") {
       pending.client.seen.set(pending.key, op.input.value);
     }
-    this.#digest.event(outcome);
-    this.#digest.string(pending.opId);
     if (output?.kind === "read") this.#digest.string(output.value ?? "<absent>");
     if (output?.kind === "cas") this.#digest.number(output.succeeded ? 1 : 0);
   }
-
-  #settleUnknown(pending: PendingOp): void {
-    this.#forget(pending);
-    this.#digest.event("unknown");
-    this.#digest.string(pending.opId);
-  }
-
-  #forget(pending: PendingOp): void {
-    const client = pending.client;
-    if (client.pending === pending) {
-      client.pending = undefined;
-      client.nextOpTick = client.process === PROBE_PROCESS ? Infinity : this.#now + this.#rng.int(0, CLIENT_THINK_TICKS_MAX + 1);
-    }
-    if (pending.proposal !== undefined) {
-      const waiting = this.#proposals.get(pending.node);
-      if (waiting?.get(pending.proposal.index) === pending) waiting.delete(pending.proposal.index);
-    }
-    if (pending.readContext !== undefined) this.#reads.get(pending.node)?.delete(pending.readContext);
-  }
 }
 
-/** Ticks a client may pause between two operations (drawn per operation). */
-const CLIENT_THINK_TICKS_MAX = 3;
+/** The process number of the healed phase's probe client. */
+const PROBE_PROCESS = 1_000_000;
 
-/** The process id of the healed phase's probe operations (apart from the workload's clients). */
-const PROBE_PROCESS = 1_000;
+function valueOf(bytes: Uint8Array | undefined): string | null {
+  return bytes === undefined ? null : text.decode(bytes);
+}
 
-function mapFor<K, V>(maps: Map<NodeId, Map<K, V>>, node: NodeId): Map<K, V> {
-  let map = maps.get(node);
-  if (map === undefined) maps.set(node, (map = new Map()));
-  return map;
+/** The checker's output for a write's result; undefined for a result a write of ours cannot have. */
+function outputOf(input: WriteInput, result: CommandResult): KvOutput | undefined {
+  if (input.kind === "write") return result.kind === "put" ? { kind: "write" } : undefined;
+  return result.kind === "txn" ? { kind: "cas", succeeded: result.succeeded } : undefined;
 }

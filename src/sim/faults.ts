@@ -4,7 +4,7 @@
  */
 import type { Rng } from "../util/rng.js";
 
-export const FAULT_KINDS = ["loss", "dup", "reorder", "partition", "crash", "membership", "snapshot", "transfer"] as const;
+export const FAULT_KINDS = ["loss", "dup", "reorder", "partition", "crash", "membership", "snapshot", "transfer", "figure8"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export class SimUsageError extends Error {
@@ -45,12 +45,14 @@ export interface FaultRates {
   readonly partitionTicksMax: number;
   readonly crashRate: number;
   readonly downTicksMax: number;
-  /** Chance that a Ready's save takes more than one tick ("fsyncing"): a crash then loses it. */
+  /** Chance that a sync takes ticks rather than a millisecond or two: a crash meanwhile loses (or tears) what it was writing. */
   readonly slowSyncRate: number;
   /** Chance that a crash during a slow save leaves a torn prefix of its records on disk. */
   readonly tornWriteRate: number;
   readonly membershipRate: number;
   readonly transferRate: number;
+  /** Chance per tick of playing Raft's Figure 8 on purpose (figure8.ts); such a run replicates one entry per append. */
+  readonly figure8Rate: number;
   /** Applied entries past the last snapshot that trigger a new one. */
   readonly snapshotThresholdEntries: number;
   /** Entries kept in the log behind a new snapshot (so a slightly lagging follower needs none). */
@@ -78,6 +80,12 @@ export function drawFaultRates(faults: ReadonlySet<FaultKind>, rng: Rng): FaultR
     tornWriteRate: on("crash", () => between(0.2, 0.8)),
     membershipRate: on("membership", () => between(0.003, 0.02)),
     transferRate: on("transfer", () => between(0.002, 0.01)),
+    // Half the runs with the fault play it (a play every second or two); the others do not.
+    figure8Rate: on("figure8", () => {
+      const plays = rng.chance(0.5);
+      const rate = between(0.005, 0.02);
+      return plays ? rate : 0;
+    }),
     snapshotThresholdEntries: on("snapshot", () => rng.int(5, 31)) || SNAPSHOT_THRESHOLD_ENTRIES_WITHOUT_FAULT,
     snapshotKeepEntries: rng.int(0, 6),
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EntryType, MessageType, makeMessage, type Entry } from "../raft/index.js";
-import { InvariantChecker, type LogView } from "./invariants.js";
+import { entryHash, InvariantChecker, type LogView } from "./invariants.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const entry = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: EntryType.Normal, data: bytes(data) });
@@ -82,26 +82,31 @@ describe("InvariantChecker", () => {
 
   it("flags applies out of order and replicas that apply different entries or reach different states", () => {
     const checker = new InvariantChecker();
-    checker.applied("n1", entry(1, 1), 0, "s1");
-    checker.applied("n2", entry(1, 1), 0, "s1");
+    checker.applied("n1", 1, 1, entryHash(entry(1, 1)), 0, "s1");
+    checker.applied("n2", 1, 1, entryHash(entry(1, 1)), 0, "s1");
     expect(checker.violations).toEqual([]);
-    checker.applied("n3", entry(3, 1), 1, "s3");
+    checker.applied("n3", 3, 1, entryHash(entry(3, 1)), 1, "s3");
     expect(checker.violations[0]).toMatch(/applies entry 3 right after 1/);
-    checker.applied("n4", entry(1, 2), 0, "s1");
+    checker.applied("n4", 1, 2, entryHash(entry(1, 2)), 0, "s1");
     expect(checker.violations[1]).toMatch(/n4 applies \(1, term 2\) but n1 applied \(1, term 1\)/);
-    checker.applied("n5", entry(1, 1), 0, "other");
+    checker.applied("n5", 1, 1, entryHash(entry(1, 1)), 0, "other");
     expect(checker.violations[2]).toMatch(/reach different states after applying entry 1/);
     checker.restored("n6", 1, "other");
     expect(checker.violations[3]).toMatch(/restored a snapshot at 1 whose state differs/);
+    // A state is compared only where one was given (the end of a batch).
+    checker.applied("n7", 2, 1, entryHash(entry(2, 1)), 1, undefined);
+    checker.applied("n8", 2, 1, entryHash(entry(2, 1)), 1, "s2");
+    checker.applied("n9", 2, 1, entryHash(entry(2, 1)), 1, "s2");
+    expect(checker.violations).toHaveLength(4);
   });
 
   it("flags a leader that lacks an entry applied before its election, and ignores later ones", () => {
     const checker = new InvariantChecker();
     checker.setTick(5);
-    checker.applied("n1", entry(1, 1), 0, "s1");
-    checker.applied("n1", entry(2, 1), 1, "s2");
+    checker.applied("n1", 1, 1, entryHash(entry(1, 1)), 0, "s1");
+    checker.applied("n1", 2, 1, entryHash(entry(2, 1)), 1, "s2");
     checker.setTick(9);
-    checker.applied("n1", entry(3, 2), 2, "s3");
+    checker.applied("n1", 3, 2, entryHash(entry(3, 2)), 2, "s3");
     checker.checkLeaderCompleteness({ node: "n2", term: 3, electedTick: 9 }, logOf([1, 1]));
     expect(checker.violations).toEqual([]);
     checker.checkLeaderCompleteness({ node: "n3", term: 3, electedTick: 9 }, logOf([1]));

@@ -169,29 +169,34 @@ export class InvariantChecker {
     }
   }
 
-  /** `node` applied `entry` (after `previousApplied`) and its state machine is now `state`. */
-  applied(node: NodeId, entry: Entry, previousApplied: number, state: string): void {
-    if (entry.index !== previousApplied + 1) {
-      this.violation(`${node} applies entry ${entry.index} right after ${previousApplied}: entries must be applied in order, without gaps`);
+  /**
+   * `node` applied the entry (index, term) whose payload hashes to `hash`, right after
+   * `previousApplied`; its state machine is now `state` (undefined: not computed after this
+   * entry, only after the last of a batch).
+   */
+  applied(node: NodeId, index: number, term: number, hash: number, previousApplied: number, state: string | undefined): void {
+    if (index !== previousApplied + 1) {
+      this.violation(`${node} applies entry ${index} right after ${previousApplied}: entries must be applied in order, without gaps, and once`);
     }
-    const index = entry.index;
-    const term = this.#appliedTerm[index];
-    const hash = entryHash(entry);
-    if (term === undefined) {
-      this.#appliedTerm[index] = entry.term;
+    const known = this.#appliedTerm[index];
+    if (known === undefined) {
+      this.#appliedTerm[index] = term;
       this.#appliedHash[index] = hash;
       this.#appliedTick[index] = this.#tick;
       this.#appliedBy[index] = node;
-      this.#stateAfter[index] = state;
+      if (state !== undefined) this.#stateAfter[index] = state;
       return;
     }
-    if (term !== entry.term || this.#appliedHash[index] !== hash) {
+    if (known !== term || this.#appliedHash[index] !== hash) {
       this.violation(
-        `state machine safety: ${node} applies (${index}, term ${entry.term}) but ${this.#appliedBy[index]} applied (${index}, term ${term})${term === entry.term ? " with another payload" : ""}`,
+        `state machine safety: ${node} applies (${index}, term ${term}) but ${this.#appliedBy[index]} applied (${index}, term ${known})${known === term ? " with another payload" : ""}`,
       );
-    } else if (this.#stateAfter[index] !== state) {
-      this.violation(`state machine safety: ${node} and ${this.#appliedBy[index]} reach different states after applying entry ${index}`);
+      return;
     }
+    if (state === undefined) return;
+    const expected = this.#stateAfter[index];
+    if (expected === undefined) this.#stateAfter[index] = state;
+    else if (expected !== state) this.violation(`state machine safety: ${node} and ${this.#appliedBy[index]} reach different states after applying entry ${index}`);
   }
 
   /** Leader completeness for a leader whose whole log is on its disk (`log`). */
@@ -214,6 +219,7 @@ export class InvariantChecker {
   }
 }
 
-function entryHash(entry: Entry): number {
+/** The hash of a log entry's payload, as applied() takes it. */
+export function entryHash(entry: Entry): number {
   return (hashBytes(entry.data) ^ (entry.type === EntryType.ConfChange ? 0x9e3779b9 : 0)) >>> 0;
 }

@@ -25,9 +25,9 @@ export interface SeedSummary {
 /** Violations of one seed that the command prints (the replay command shows the rest). */
 const VIOLATIONS_REPORTED_MAX = 5;
 
-export function runSeedJob(job: SeedJob): SeedSummary {
+export async function runSeedJob(job: SeedJob): Promise<SeedSummary> {
   try {
-    const result = runSimulation({
+    const result = await runSimulation({
       seed: job.seed,
       nodes: job.nodes,
       faults: parseFaults(job.faults),

@@ -1,135 +1,79 @@
 /**
- * One simulated machine: a Raft core, its disk (a MemoryStorage: what is written there is
- * durable, nothing else is) and its key-value state machine, driven exactly like a real node
- * drives a core: ready() → send messages → save → send messagesAfterPersist → apply → advance().
- *
- * A save may take several ticks ("fsyncing"), during which the Ready's messagesAfterPersist
- * are not sent and no new Ready is taken. A crash then keeps only a prefix of the save's
- * records (snapshot, entries in order, hard state last): what a torn write leaves behind.
- * Meanwhile the driver either blocks (no messages, ticks or requests reach the core) or, as
- * a group-commit driver does, keeps stepping the core (DriverModel.stepWhileSaving).
+ * One simulated machine: its disk (SimDisk), its state machine (src/kv's KvStore on an
+ * in-memory SQLite) and, while it is up, a Replica (src/node) — the very replica production
+ * runs — on a clock and a network endpoint of the simulation. A crash ends the replica's life:
+ * every timer, sync and delivery it had scheduled is dropped, and its pending promises are
+ * never answered, as when a process dies.
  */
-import {
-  EntryType,
-  MemoryStorage,
-  RaftNode,
-  decodeConfChange,
-  type ConfChange,
-  type ConfState,
-  type Entry,
-  type HardState,
-  type Message,
-  type NodeId,
-  type ReadState,
-  type Ready,
-  type Snapshot,
-  type SoftState,
-} from "../raft/index.js";
-import type { KvOutput } from "../check/index.js";
-import { assert } from "../util/assert.js";
-import { SIM_READIES_PER_STEP_MAX } from "../util/limits.js";
+import type { MemoryStorage } from "../raft/index.js";
+import { KvStore, MEMORY_PATH, type ApplyInput, type StateImage } from "../kv/index.js";
+import { Replica, peersInUnappliedLog, recoverStateMachine, type NodeLogger, type RaftTuning, type StateMachine } from "../node/index.js";
 import type { Rng } from "../util/rng.js";
-import { KvMachine, decodeCommand, type KvCommand, type KvMachineBug } from "./kv-machine.js";
-
-/** What the rest of the simulation learns from a node as its driver runs. */
-export interface NodeObserver {
-  send(message: Message): void;
-  softState(node: SimNode, softState: SoftState): void;
-  /** Before the entries go to disk (the disk's previous content is still readable). */
-  persistingEntries(node: SimNode, entries: readonly Entry[]): void;
-  persistingHardState(node: SimNode, previous: HardState, next: HardState): void;
-  persistingSnapshot(node: SimNode, snapshot: Snapshot): void;
-  restoredSnapshot(node: SimNode, snapshot: Snapshot): void;
-  /** `command` and `output` are set for client commands, `change` for membership changes. */
-  applied(node: SimNode, entry: Entry, details: AppliedDetails): void;
-  readStates(node: SimNode, readStates: readonly ReadState[]): void;
-  snapshotTaken(node: SimNode, index: number): void;
-}
-
-export interface AppliedDetails {
-  readonly previousApplied: number;
-  readonly command?: KvCommand;
-  readonly output?: KvOutput;
-  readonly change?: ConfChange;
-}
-
-export interface RaftTuning {
-  readonly electionTimeoutTicks: number;
-  readonly heartbeatIntervalTicks: number;
-  readonly preVote: boolean;
-  readonly checkQuorum: boolean;
-  /** Applied entries past the last snapshot that make the node take a new one. */
-  readonly snapshotThresholdEntries: number;
-  readonly snapshotKeepEntries: number;
-  /**
-   * Flow-control and size limits passed to the core. Tiny ones (drawn per seed) make a few
-   * client commands fill an append, the in-flight window, the apply batch and the uncommitted
-   * budget, so those paths run; undefined keeps the core's defaults.
-   */
-  readonly limits?: {
-    readonly appendBytesMax: number;
-    readonly inflightAppendsMax: number;
-    readonly inflightBytesMax: number;
-    readonly applyBytesMax: number;
-    readonly uncommittedBytesMax: number;
-    readonly pendingReadsMax: number;
-  };
-}
+import { SimDisk, type DiskObserver } from "./disk.js";
+import type { SimNetwork } from "./network.js";
+import { Owner, type Scheduler } from "./scheduler.js";
 
 export type NodeLife = "up" | "down" | "removed";
 
-/** How the simulated driver behaves around its disk. */
-export interface DriverModel {
-  /** Keep stepping the core while a save is in flight (group commit) instead of blocking. */
-  readonly stepWhileSaving?: boolean;
+/** Timing and state machine settings of every node of a run (drawn from the seed). */
+export interface NodeSettings {
+  readonly tickMs: number;
+  readonly requestTimeoutMs: number;
+  readonly raft: RaftTuning;
+  readonly snapshotEntries: number;
+  readonly snapshotCatchupEntries: number;
   /**
-   * The state machine is durable (every apply commits with its index, like src/kv): a restart
-   * passes that index as `applied` instead of replaying from the snapshot.
+   * The state machine keeps what it applied across a crash (src/kv on a file does). false: it
+   * is lost and rebuilt from the disk's snapshot and log (a damaged or deleted state.db).
    */
-  readonly durableStateMachine?: boolean;
+  readonly durableStateMachine: boolean;
 }
 
-/**
- * Deliberate driver bugs, for the tests that prove the invariants catch them:
- * "ack-before-persist" sends votes and append acknowledgements before the save completes.
- */
-export type NodeBug = KvMachineBug | "ack-before-persist";
-
-interface SaveInFlight {
-  readonly ready: Ready;
-  readonly doneTick: number;
+/** What the simulation watches on a node's state machine (the invariant checks). */
+export interface MachineObserver {
+  applied(node: SimNode, inputs: readonly ApplyInput[], previousApplied: number): void;
+  restored(node: SimNode, index: number): void;
+  /** The node stopped itself on a failed save or a broken invariant: always a bug here. */
+  fatal(node: SimNode, error: Error): void;
+  /** The node learned it was removed and stopped. */
+  removed(node: SimNode, detail: string): void;
 }
+
+export interface SimNodeOptions {
+  readonly id: string;
+  readonly scheduler: Scheduler;
+  readonly network: SimNetwork;
+  readonly rng: Rng;
+  readonly settings: NodeSettings;
+  /** How much slower than true time this node's timers run (≥ 1). */
+  readonly clockRate: number;
+  readonly syncMs: () => number;
+  /** A disk that says a write is durable before it is (the deliberate bug "ack-before-persist"). */
+  readonly lyingDisk?: boolean;
+  readonly disk: DiskObserver;
+  readonly machine: MachineObserver;
+}
+
+const SILENT: NodeLogger = { debug() {}, info() {}, warn() {}, error() {}, fatal() {} };
 
 export class SimNode {
-  readonly id: NodeId;
-  /** The disk. Survives crashes; a removed node's disk is never reused by another id. */
-  readonly storage = new MemoryStorage();
-  readonly #tuning: RaftTuning;
-  readonly #rng: Rng;
-  readonly #bug: KvMachineBug | undefined;
-  readonly #ackBeforePersist: boolean;
-  readonly #stepWhileSaving: boolean;
-  readonly #durableMachine: boolean;
-  #raft: RaftNode | undefined;
-  #save: SaveInFlight | undefined;
+  readonly id: string;
+  readonly disk: SimDisk;
+  readonly #options: SimNodeOptions;
+  #kv: KvStore | undefined;
+  #replica: Replica | undefined;
+  #owner: Owner | undefined;
+  #storage: MemoryStorage | undefined;
   #life: NodeLife = "down";
-  /** Counts starts; requests made to an earlier incarnation died with it. */
+  /** Counts starts; requests made to an earlier life died with it. */
   incarnation = 0;
-  machine: KvMachine;
-  applied = 0;
-  conf: ConfState = { voters: [], learners: [] };
   /** When a down node comes back (set by the nemesis). */
-  restartTick = 0;
+  restartAt = 0;
 
-  constructor(id: NodeId, tuning: RaftTuning, rng: Rng, bug?: NodeBug, driver: DriverModel = {}) {
-    this.id = id;
-    this.#stepWhileSaving = driver.stepWhileSaving ?? false;
-    this.#durableMachine = driver.durableStateMachine ?? false;
-    this.#tuning = tuning;
-    this.#rng = rng;
-    this.#bug = bug === "lost-write" ? bug : undefined;
-    this.#ackBeforePersist = bug === "ack-before-persist";
-    this.machine = new KvMachine(this.#bug);
+  constructor(options: SimNodeOptions) {
+    this.id = options.id;
+    this.#options = options;
+    this.disk = new SimDisk(options.scheduler, options.disk, options.syncMs, options.lyingDisk ?? false);
   }
 
   get life(): NodeLife {
@@ -140,175 +84,134 @@ export class SimNode {
     return this.#life === "up";
   }
 
-  /** Up with no save in flight: its driver is idle. */
-  get idle(): boolean {
-    return this.#life === "up" && this.#save === undefined;
+  get replica(): Replica {
+    if (this.#replica === undefined || this.#life !== "up") throw new Error(`node ${this.id} is ${this.#life}`);
+    return this.#replica;
   }
 
-  /**
-   * Whether the core may take messages, ticks and requests now. A synchronous driver is
-   * blocked while it saves; one that keeps stepping during the save (stepWhileSaving) is not.
-   */
-  get accepting(): boolean {
-    return this.#life === "up" && (this.#save === undefined || this.#stepWhileSaving);
+  get kv(): KvStore {
+    if (this.#kv === undefined) throw new Error(`node ${this.id} has no state machine`);
+    return this.#kv;
   }
 
-  get saving(): boolean {
-    return this.#save !== undefined;
+  /** The log its Raft core reads (what it wrote, durable or about to be). */
+  get storage(): MemoryStorage {
+    if (this.#storage === undefined) throw new Error(`node ${this.id} is ${this.#life}`);
+    return this.#storage;
   }
 
-  /** Records of the save in flight (0 when none): a crash may keep a prefix of them. */
-  get savingRecords(): number {
-    return this.#save === undefined ? 0 : SimNode.saveRecords(this.#save.ready);
+  /** Up, and everything it wrote is on its disk and its core has nothing to hand out. */
+  get settled(): boolean {
+    return this.up && this.disk.unsyncedRecords === 0 && !this.replica.stopping && this.replica.raftStatus.lastIndex === this.disk.durable.lastIndex();
   }
 
-  get raft(): RaftNode {
-    assert(this.#raft !== undefined && this.#life === "up", () => `node ${this.id} is ${this.#life}`);
-    return this.#raft;
-  }
-
-  /**
-   * Boots (or reboots) from the disk. A volatile state machine restarts from the last
-   * snapshot; a durable one (like src/kv's SQLite) keeps what it applied, unless the disk
-   * holds a newer snapshot.
-   */
-  start(): void {
-    assert(this.#life === "down", () => `start: node ${this.id} is ${this.#life}`);
-    const snapshot = this.storage.snapshot();
-    if (!this.#durableMachine || this.applied < snapshot.meta.index) {
-      this.machine = KvMachine.restore(snapshot.data, this.#bug);
-      this.applied = snapshot.meta.index;
-      this.conf = snapshot.meta.confState;
+  /** Boots (or reboots) from the disk, as `flotilla start` does from its data directory. */
+  start(extraPeers: Readonly<Record<string, string>> = {}): void {
+    if (this.#life !== "down") throw new Error(`start: node ${this.id} is ${this.#life}`);
+    const options = this.#options;
+    const owner = new Owner();
+    this.#owner = owner;
+    const { log, storage } = this.disk.recover(owner);
+    this.#storage = storage;
+    if (this.#kv === undefined || !options.settings.durableStateMachine) {
+      this.#kv?.close();
+      this.#kv = KvStore.open({ path: MEMORY_PATH });
     }
-    this.#raft = new RaftNode({
-      id: this.id,
-      storage: this.storage,
-      rng: this.#rng.fork(),
-      applied: this.applied,
-      electionTimeoutTicks: this.#tuning.electionTimeoutTicks,
-      heartbeatIntervalTicks: this.#tuning.heartbeatIntervalTicks,
-      preVote: this.#tuning.preVote,
-      checkQuorum: this.#tuning.checkQuorum,
-      ...this.#tuning.limits,
+    const kv = this.#kv;
+    recoverStateMachine(kv, storage, SILENT);
+    const machine = this.#observed(kv);
+    // The network reports to the replica, which needs its endpoint to exist first.
+    const life: { replica?: Replica } = {};
+    const endpoint = options.network.attach(this.id, owner, {
+      message: (message) => life.replica?.message(message),
+      app: (peer, payload) => life.replica?.app(peer, payload),
+      unreachable: (peer) => life.replica?.unreachable(peer),
+      snapshotSent: (peer, ok) => life.replica?.snapshotSent(peer, ok),
+      refusedAsRemoved: (peer) => life.replica?.refusedAsRemoved(peer),
     });
     this.incarnation++;
+    const replica = new Replica({
+      id: this.id,
+      bootId: `b${this.incarnation}`,
+      storage,
+      log,
+      machine,
+      network: endpoint,
+      clock: options.scheduler.clock(owner, options.clockRate),
+      rng: options.rng.fork(),
+      logger: SILENT,
+      peerAddress: this.id,
+      clientUrl: "",
+      tickMs: options.settings.tickMs,
+      requestTimeoutMs: options.settings.requestTimeoutMs,
+      raft: options.settings.raft,
+      snapshotEntries: options.settings.snapshotEntries,
+      snapshotCatchupEntries: options.settings.snapshotCatchupEntries,
+      extraPeers: { ...extraPeers, ...peersInUnappliedLog(storage, kv, this.id) },
+      onFatal: (error) => {
+        options.machine.fatal(this, error);
+        this.#halt("down");
+      },
+      onRemoved: (detail) => {
+        options.machine.removed(this, detail);
+        this.#halt("removed");
+      },
+    });
+    life.replica = replica;
+    this.#replica = replica;
     this.#life = "up";
+    replica.start();
   }
 
   /**
-   * Power loss: memory is gone. A save in flight keeps only its first `tornRecords` records
-   * (0: nothing reached the disk).
+   * Power loss: memory is gone. Of what was written and not synced, the first `keepRecords`
+   * records reach the disk (0: nothing).
    */
-  crash(tornRecords: number, observer: NodeObserver): void {
-    assert(this.#life === "up", () => `crash: node ${this.id} is ${this.#life}`);
-    if (this.#save !== undefined && tornRecords > 0) this.#persist(this.#save.ready, observer, tornRecords);
+  crash(keepRecords: number): void {
+    if (this.#life !== "up") throw new Error(`crash: node ${this.id} is ${this.#life}`);
+    this.disk.crash(keepRecords);
     this.#halt("down");
   }
 
-  /** Removed from the cluster: stopped for good. */
-  stop(): void {
-    this.#halt("removed");
-  }
-
-  /** Records a save of this Ready would write (snapshot, each entry, hard state). */
-  static saveRecords(ready: Ready): number {
-    return (ready.snapshot ? 1 : 0) + ready.entries.length + (ready.hardState ? 1 : 0);
-  }
-
-  /** Finishes a slow save whose time has come. */
-  finishSave(now: number, observer: NodeObserver): void {
-    if (this.#save === undefined || this.#save.doneTick > now || this.#life !== "up") return;
-    const { ready } = this.#save;
-    this.#save = undefined;
-    this.#completeReady(ready, observer);
-  }
-
-  /**
-   * Runs the driver loop: takes Ready batches and handles them. `syncTicks` says how long a
-   * save takes; more than 0 leaves the node busy saving (and stops the loop).
-   */
-  handleReadies(now: number, observer: NodeObserver, syncTicks: (ready: Ready) => number): void {
-    for (let handled = 0; handled < SIM_READIES_PER_STEP_MAX && this.idle && this.raft.hasReady(); handled++) {
-      const ready = this.raft.ready();
-      if (ready.softState) observer.softState(this, ready.softState);
-      for (const message of ready.messages) observer.send(message);
-      if (this.#ackBeforePersist) for (const message of ready.messagesAfterPersist) observer.send(message);
-      const ticks = SimNode.saveRecords(ready) > 0 ? syncTicks(ready) : 0;
-      if (ticks > 0) {
-        this.#save = { ready, doneTick: now + ticks };
-        return;
-      }
-      this.#completeReady(ready, observer);
-    }
+  /** The end of the run: its state machine's memory is freed. */
+  close(): void {
+    if (this.#life === "up") this.#halt("down");
+    this.#kv?.close();
+    this.#kv = undefined;
   }
 
   #halt(life: NodeLife): void {
-    this.#raft = undefined;
-    this.#save = undefined;
-    this.#life = life;
-    if (!this.#durableMachine) this.machine = new KvMachine(this.#bug);
+    if (this.#owner) this.#owner.alive = false;
+    this.#options.network.detach(this.id);
+    this.#replica = undefined;
+    this.#storage = undefined;
+    if (this.#life !== "removed") this.#life = life;
   }
 
-  #completeReady(ready: Ready, observer: NodeObserver): void {
-    this.#persist(ready, observer, Number.MAX_SAFE_INTEGER);
-    if (!this.#ackBeforePersist) for (const message of ready.messagesAfterPersist) observer.send(message);
-    this.#apply(ready, observer);
-    this.raft.advance();
-  }
-
-  /** Writes the first `records` records of the Ready's save: snapshot, entries, hard state. */
-  #persist(ready: Ready, observer: NodeObserver, records: number): void {
-    let budget = records;
-    if (ready.snapshot && budget > 0) {
-      observer.persistingSnapshot(this, ready.snapshot);
-      this.storage.applySnapshot(ready.snapshot);
-      budget--;
-    }
-    const entries = budget >= ready.entries.length ? ready.entries : ready.entries.slice(0, budget);
-    if (entries.length > 0) {
-      observer.persistingEntries(this, entries);
-      this.storage.append(entries);
-      budget -= entries.length;
-    }
-    if (ready.hardState && budget > 0) {
-      observer.persistingHardState(this, this.storage.hardState(), ready.hardState);
-      this.storage.setHardState(ready.hardState);
-    }
-  }
-
-  #apply(ready: Ready, observer: NodeObserver): void {
-    if (ready.snapshot) {
-      this.machine = KvMachine.restore(ready.snapshot.data, this.#bug);
-      this.applied = ready.snapshot.meta.index;
-      this.conf = ready.snapshot.meta.confState;
-      observer.restoredSnapshot(this, ready.snapshot);
-    }
-    for (const entry of ready.committedEntries) this.#applyEntry(entry, observer);
-    if (ready.readStates.length > 0) observer.readStates(this, ready.readStates);
-    this.#maybeSnapshot(observer);
-  }
-
-  #applyEntry(entry: Entry, observer: NodeObserver): void {
-    const previousApplied = this.applied;
-    this.applied = entry.index;
-    if (entry.type === EntryType.ConfChange) {
-      const change = decodeConfChange(entry.data);
-      this.conf = this.raft.applyConfChange(change);
-      observer.applied(this, entry, { previousApplied, change });
-    } else if (entry.data.length === 0) {
-      observer.applied(this, entry, { previousApplied });
-    } else {
-      const command = decodeCommand(entry.data);
-      const output = this.machine.apply(command);
-      observer.applied(this, entry, { previousApplied, command, output });
-    }
-  }
-
-  #maybeSnapshot(observer: NodeObserver): void {
-    const snapshotIndex = this.storage.snapshot().meta.index;
-    if (this.applied - snapshotIndex < this.#tuning.snapshotThresholdEntries) return;
-    this.storage.createSnapshot(this.applied, this.conf, this.machine.image());
-    this.storage.compact(this.applied - this.#tuning.snapshotKeepEntries);
-    observer.snapshotTaken(this, this.applied);
+  /** The state machine, with the simulation watching what it applies and restores. */
+  #observed(kv: KvStore): StateMachine {
+    const observer = this.#options.machine;
+    return {
+      appliedIndex: () => kv.appliedIndex(),
+      applyBatch: (inputs) => {
+        const previous = kv.appliedIndex();
+        const results = kv.applyBatch(inputs);
+        observer.applied(this, inputs, previous);
+        return results;
+      },
+      commitApplied: () => kv.commitApplied(),
+      confState: () => kv.confState(),
+      members: () => kv.members(),
+      removedMembers: () => kv.removedMembers(),
+      snapshot: () => kv.snapshot(),
+      restore: (image: StateImage) => {
+        kv.restore(image);
+        observer.restored(this, image.meta.index);
+      },
+      get: (key) => kv.get(key),
+      range: (prefix, options) => kv.range(prefix, options),
+      revision: () => kv.revision(),
+    };
   }
 }
+

@@ -4,4 +4,8 @@ import { runSeedJob, type SeedJob } from "./seed-job.js";
 
 const port = parentPort;
 if (port === null) throw new Error("src/sim/worker.js runs only as a worker thread of `flotilla sim`");
-port.on("message", (job: SeedJob) => port.postMessage(runSeedJob(job)));
+// One seed at a time: a simulation owns the thread's event loop while it runs.
+let queue = Promise.resolve();
+port.on("message", (job: SeedJob) => {
+  queue = queue.then(async () => port.postMessage(await runSeedJob(job)));
+});

@@ -25,6 +25,13 @@ import type { Rng } from "../util/rng.js";
 import type { Faults } from "./faults.js";
 import type { TransportLogger } from "./logger.js";
 
+/**
+ * Removed members whose handshakes are refused (refusePeer), remembered at most. An id is small,
+ * but member churn over a cluster's life has no bound; past this the oldest refusal is forgotten
+ * (logged), and that peer is then kept out only by Raft, as a non-member.
+ */
+export const PEER_REFUSED_IDS_MAX = 4096;
+
 /** Every limit a Transport enforces; the defaults are the named limits of src/util/limits.ts. */
 export interface TransportLimits {
   readonly frameBytesMax: number;
@@ -42,6 +49,7 @@ export interface TransportLimits {
   readonly snapshotBytesMax: number;
   readonly snapshotInboundStreamsMax: number;
   readonly snapshotIdleTimeoutMs: number;
+  readonly refusedPeersMax: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
@@ -60,6 +68,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
   snapshotBytesMax: SNAPSHOT_BYTES_MAX,
   snapshotInboundStreamsMax: SNAPSHOT_INBOUND_STREAMS_MAX,
   snapshotIdleTimeoutMs: SNAPSHOT_IDLE_TIMEOUT_MS,
+  refusedPeersMax: PEER_REFUSED_IDS_MAX,
 });
 
 export function resolveLimits(overrides: Partial<TransportLimits> | undefined): TransportLimits {
@@ -77,7 +86,11 @@ export function resolveLimits(overrides: Partial<TransportLimits> | undefined): 
 
 export interface TransportContext {
   readonly nodeId: NodeId;
-  readonly clusterId: string;
+  /**
+   * The cluster this node is in, read live (setClusterId may set it after the listener is
+   * bound); null until then: inbound handshakes are refused and nothing is dialed.
+   */
+  readonly clusterId: string | null;
   readonly limits: TransportLimits;
   readonly logger: TransportLogger;
   readonly faults: Faults;
@@ -89,4 +102,6 @@ export interface TransportContext {
   deliverApp(peer: NodeId, payload: Uint8Array): void;
   unreachable(peer: NodeId): void;
   snapshotSent(peer: NodeId, ok: boolean): void;
+  /** A handshake to `peer` was refused because it removed this node from the cluster. */
+  refusedAsRemoved(peer: NodeId): void;
 }

@@ -8,7 +8,8 @@ import { parsePeerAddress } from "./address.js";
 import { PeerConnection } from "./connection.js";
 import type { TransportContext } from "./context.js";
 import { TransportError } from "./errors.js";
-import { decodeHelloAccepted, decodeHelloRefused, encodeHello, FrameKind, type ConnectionPurpose } from "./wire.js";
+import { assert } from "../util/assert.js";
+import { decodeHelloAccepted, decodeHelloRefused, encodeHello, FrameKind, REFUSAL_CODE_REMOVED, type ConnectionPurpose } from "./wire.js";
 
 export interface DialHandlers {
   /** The peer accepted the handshake: frames may flow. */
@@ -19,6 +20,9 @@ export interface DialHandlers {
 }
 
 export function dialPeer(ctx: TransportContext, peer: NodeId, address: string, purpose: ConnectionPurpose, handlers: DialHandlers): PeerConnection {
+  const clusterId = ctx.clusterId;
+  // Peers are added only once the cluster id is known (Transport.addPeer asserts it).
+  assert(clusterId !== null, () => `dialing ${peer} before this node knows its cluster id`);
   const { host, port } = parsePeerAddress(address);
   const socket = connect({ host, port });
   socket.setNoDelay(true);
@@ -35,13 +39,15 @@ export function dialPeer(ctx: TransportContext, peer: NodeId, address: string, p
     },
     onClose: handlers.onClose,
   });
-  connection.write(encodeHello({ clusterId: ctx.clusterId, from: ctx.nodeId, to: peer, purpose }));
+  connection.write(encodeHello({ clusterId, from: ctx.nodeId, to: peer, purpose }));
   return connection;
 }
 
 function checkHandshakeReply(ctx: TransportContext, peer: NodeId, kind: number, body: Buffer): void {
   if (kind === FrameKind.HelloRefused) {
-    throw new TransportError("handshake-refused", `refused by the peer: ${decodeHelloRefused(body)}`);
+    const refused = decodeHelloRefused(body);
+    if (refused.code === REFUSAL_CODE_REMOVED) ctx.refusedAsRemoved(peer);
+    throw new TransportError("handshake-refused", `refused by the peer: ${refused.reason}`);
   }
   if (kind !== FrameKind.HelloAccepted) {
     throw new TransportError("bad-frame", `expected a handshake reply, got frame kind ${kind}`);

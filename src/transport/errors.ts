@@ -11,7 +11,7 @@ export type TransportErrorCode =
   | "bad-frame"
   /** A frame decoded, but its content is not a valid handshake or message. */
   | "bad-message"
-  /** The handshake was refused (other cluster, other node, unsupported version). */
+  /** The handshake was refused (other cluster, other node, unsupported version, no cluster yet, a removed member). */
   | "handshake-refused";
 
 export class TransportError extends Error {

@@ -17,7 +17,10 @@ import {
   encodeHelloRefused,
   encodeSnapshotAck,
   FrameKind,
+  REFUSAL_CODE_NONE,
+  REFUSAL_CODE_REMOVED,
   type Hello,
+  type HelloRefused,
 } from "./wire.js";
 
 /** What an inbound connection needs from the transport besides the shared context. */
@@ -29,6 +32,10 @@ export interface InboundHost {
   streamOpened(peer: NodeId, connection: InboundConnection): void;
   /** The connection is gone; `error` is set when it broke the protocol. */
   closed(connection: InboundConnection, error: TransportError | null): void;
+  /** `peer` was removed from the cluster (Transport.refusePeer): its handshakes are refused. */
+  isRefused(peer: NodeId): boolean;
+  /** Counts one refused handshake of a removed peer; true for the first since its removal (the one to log). */
+  countRefusedRemoved(peer: NodeId): boolean;
 }
 
 type Phase =
@@ -92,16 +99,22 @@ export class InboundConnection {
     try {
       hello = decodeHello(body);
     } catch (error) {
-      if (error instanceof TransportError && error.code === "handshake-refused") return this.#refuse(error.message);
+      if (error instanceof TransportError && error.code === "handshake-refused") return this.#refuse({ reason: error.message, code: REFUSAL_CODE_NONE });
       throw error;
     }
     const refusal = this.#refusalOf(hello);
-    if (refusal !== null) return this.#refuse(refusal, hello.from);
+    if (refusal !== null) {
+      // A removed member redials for as long as it runs: one line per removal, the rest only counted.
+      const log = refusal.code !== REFUSAL_CODE_REMOVED || this.#host.countRefusedRemoved(hello.from);
+      return this.#refuse(refusal, hello.from, log);
+    }
     const { ctx } = this.#host;
+    const clusterId = ctx.clusterId;
+    assert(clusterId !== null, "a handshake accepted before this node knows its cluster id");
     this.#peer = hello.from;
     this.#connection.logFields = { direction: "inbound", peer: hello.from, purpose: hello.purpose };
     this.#connection.setFrameBytesMax(ctx.limits.frameBytesMax);
-    this.#connection.write(encodeHelloAccepted({ clusterId: ctx.clusterId, nodeId: ctx.nodeId }));
+    this.#connection.write(encodeHelloAccepted({ clusterId, nodeId: ctx.nodeId }));
     if (hello.purpose === "stream") {
       this.#connection.socket.setTimeout(0);
       this.#phase = { name: "stream", peer: hello.from };
@@ -114,23 +127,32 @@ export class InboundConnection {
     }
   }
 
-  #refusalOf(hello: Hello): string | null {
+  #refusalOf(hello: Hello): HelloRefused | null {
     const { ctx } = this.#host;
+    const refused = (reason: string): HelloRefused => ({ reason, code: REFUSAL_CODE_NONE });
+    // The listener is bound before the node joins or bootstraps; until then it belongs to no cluster.
+    if (ctx.clusterId === null) return refused("this node has not joined a cluster yet");
     if (hello.clusterId !== ctx.clusterId) {
-      return `cluster id mismatch: the peer is in cluster ${JSON.stringify(hello.clusterId)}, this node in ${JSON.stringify(ctx.clusterId)}`;
+      return refused(`cluster id mismatch: the peer is in cluster ${JSON.stringify(hello.clusterId)}, this node in ${JSON.stringify(ctx.clusterId)}`);
     }
-    if (hello.to !== ctx.nodeId) return `this is node ${JSON.stringify(ctx.nodeId)}, not ${JSON.stringify(hello.to)}`;
-    if (hello.from === ctx.nodeId) return `the peer claims this node's own id ${JSON.stringify(ctx.nodeId)}`;
+    if (hello.to !== ctx.nodeId) return refused(`this is node ${JSON.stringify(ctx.nodeId)}, not ${JSON.stringify(hello.to)}`);
+    if (hello.from === ctx.nodeId) return refused(`the peer claims this node's own id ${JSON.stringify(ctx.nodeId)}`);
+    if (this.#host.isRefused(hello.from)) {
+      return { reason: `node ${JSON.stringify(hello.from)} was removed from the cluster; ${JSON.stringify(ctx.nodeId)} refuses its connections`, code: REFUSAL_CODE_REMOVED };
+    }
     if (hello.purpose === "snapshot" && this.#host.inboundSnapshots >= ctx.limits.snapshotInboundStreamsMax) {
-      return `too many snapshot streams in progress (limit ${ctx.limits.snapshotInboundStreamsMax})`;
+      return refused(`too many snapshot streams in progress (limit ${ctx.limits.snapshotInboundStreamsMax})`);
     }
     return null;
   }
 
-  #refuse(reason: string, peer?: NodeId): void {
-    this.#host.ctx.logger.warn({ remote: this.#connection.remote, peer, reason }, "refused peer handshake");
+  #refuse(refusal: HelloRefused, peer?: NodeId, log = true): void {
+    if (log) {
+      const code = refusal.code === REFUSAL_CODE_NONE ? {} : { code: refusal.code };
+      this.#host.ctx.logger.warn({ remote: this.#connection.remote, peer, reason: refusal.reason, ...code }, "refused peer handshake");
+    }
     this.#phase = { name: "done" };
-    this.#connection.endWith(encodeHelloRefused(reason), "handshake refused");
+    this.#connection.endWith(encodeHelloRefused(refusal), "handshake refused");
   }
 
   #onMessage(peer: NodeId, message: Message): void {

@@ -49,6 +49,8 @@ export class PeerLink {
   #delayTimer: NodeJS.Timeout | null = null;
   #snapshot: SnapshotSender | null = null;
   #quietFailures = false;
+  /** This peer's refusal as a removed member was logged; cleared when it accepts again. */
+  #refusedAsRemovedLogged = false;
   #sent = 0;
   #dropped = 0;
   #reconnects = 0;
@@ -189,6 +191,7 @@ export class PeerLink {
     this.#state = "ready";
     this.#failures = 0;
     this.#quietFailures = false;
+    this.#refusedAsRemovedLogged = false;
     this.#ctx.logger.info({ peer: this.id, address: this.#address }, "connected to peer");
     this.flush();
   }
@@ -233,6 +236,16 @@ export class PeerLink {
   #dropOversized(frameBytes: number): void {
     this.#dropped++;
     this.#ctx.logger.error({ peer: this.id, frameBytes, frameBytesMax: this.#ctx.limits.frameBytesMax }, "message dropped: its frame exceeds the frame limit (append size limits are misconfigured)");
+  }
+
+  /**
+   * The peer refused a handshake because it removed this node: true the first time since the
+   * last accepted handshake (the refusal repeats at every redial; the log says it once).
+   */
+  firstRefusalAsRemoved(): boolean {
+    if (this.#refusedAsRemovedLogged) return false;
+    this.#refusedAsRemovedLogged = true;
+    return true;
   }
 
   /** A snapshot to this peer could not even start (busy, or lost to the fault hook). */

@@ -152,7 +152,7 @@ describe("Transport: handshake", () => {
     raw.write(encodeHello({ clusterId: "other", from: "x", to: "a", purpose: "stream" }));
     await waitFor(() => raw.closed, "connection closed");
     expect(raw.frames[0]!.kind).toBe(FrameKind.HelloRefused);
-    expect(decodeHelloRefused(raw.frames[0]!.body)).toMatch(/cluster id mismatch.*"other".*"test-cluster"/);
+    expect(decodeHelloRefused(raw.frames[0]!.body)).toEqual({ reason: expect.stringMatching(/cluster id mismatch.*"other".*"test-cluster"/), code: "" });
   });
 
   it("refuses a dialer that expected another node at this address", async () => {

@@ -20,8 +20,12 @@ import { estimateMessageBytes, isNetworkMessageType } from "./wire.js";
 
 export interface TransportOptions {
   readonly nodeId: NodeId;
-  /** Connections from nodes of another cluster are refused. */
-  readonly clusterId: string;
+  /**
+   * Connections from nodes of another cluster are refused. Absent while the node is not in a
+   * cluster yet (it binds its peer port before it joins or bootstraps): every inbound handshake
+   * is then refused and no peer may be added, until setClusterId.
+   */
+  readonly clusterId?: string;
   /** "host:port" to listen on; port 0 picks a free port (see start()). */
   readonly listenAddress: string;
   /** Initial peers, id → "host:port". The node's own id is ignored. */
@@ -41,6 +45,11 @@ export interface TransportOptions {
   readonly onUnreachable?: (peer: NodeId) => void;
   /** The outcome of a snapshot sent to a peer (Raft: reportSnapshot). */
   readonly onSnapshotSent?: (peer: NodeId, ok: boolean) => void;
+  /**
+   * `peer` refused a handshake because it removed this node from the cluster (its refusePeer):
+   * called at every such refusal (each redial), so the node may act on the first or wait for more.
+   */
+  readonly onRefusedAsRemoved?: (peer: NodeId) => void;
   /** Overrides of the named limits of src/util/limits.ts, for tests and tuning. */
   readonly limits?: Partial<TransportLimits>;
 }
@@ -55,6 +64,8 @@ export interface TransportStats {
   readonly inboundProtocolErrors: number;
   /** Inbound connections closed at accept because too many were open. */
   readonly inboundRefused: number;
+  /** Handshakes refused because the dialer was removed from the cluster (refusePeer). */
+  readonly handshakesRefusedRemoved: number;
   /** Messages received from nodes that are not in the peer map. */
   readonly receivedFromUnknown: number;
   /** Messages sent to ids that are not in the peer map. */
@@ -74,7 +85,6 @@ function enqueueCopies(link: PeerLink, item: Outbound, bytes: number, copies: nu
 
 export class Transport {
   readonly nodeId: NodeId;
-  readonly clusterId: string;
   readonly limits: TransportLimits;
   readonly #ctx: TransportContext;
   readonly #options: TransportOptions;
@@ -87,28 +97,39 @@ export class Transport {
   readonly #inboundHost: InboundHost;
   readonly #dirty = new Set<PeerLink>();
   readonly #unknownLogged = new Set<NodeId>();
+  /**
+   * Removed members whose handshakes are refused (refusePeer), oldest first, each with whether
+   * its refusal was logged yet. Bounded by limits.refusedPeersMax.
+   */
+  readonly #refused = new Map<NodeId, boolean>();
+  #clusterId: string | null;
   #flushScheduled = false;
   #boundAddress: string | null = null;
   #started = false;
   #closed = false;
   #inboundProtocolErrors = 0;
   #inboundRefused = 0;
+  #handshakesRefusedRemoved = 0;
   #flushImmediate: NodeJS.Immediate | null = null;
   #receivedFromUnknown = 0;
   #unknownPeerDrops = 0;
 
   constructor(options: TransportOptions) {
     assert(isValidId(options.nodeId), `nodeId must be a non-empty string of at most ${PEER_ID_LENGTH_MAX} characters`);
-    assert(isValidId(options.clusterId), `clusterId must be a non-empty string of at most ${PEER_ID_LENGTH_MAX} characters`);
+    assert(options.clusterId === undefined || isValidId(options.clusterId), `clusterId must be a non-empty string of at most ${PEER_ID_LENGTH_MAX} characters`);
     parsePeerAddress(options.listenAddress);
     this.nodeId = options.nodeId;
-    this.clusterId = options.clusterId;
+    this.#clusterId = options.clusterId ?? null;
     this.limits = resolveLimits(options.limits);
     this.#options = options;
     this.#faults = new Faults(options.rng.fork());
+    const currentClusterId = (): string | null => this.#clusterId;
     this.#ctx = {
       nodeId: options.nodeId,
-      clusterId: options.clusterId,
+      // A getter: links and inbound connections read the id set by setClusterId, not a copy.
+      get clusterId() {
+        return currentClusterId();
+      },
       limits: this.limits,
       logger: options.logger,
       faults: this.#faults,
@@ -117,6 +138,7 @@ export class Transport {
       deliverApp: (peer, payload) => this.#deliverApp(peer, payload),
       unreachable: (peer) => this.#defer(() => this.#options.onUnreachable?.(peer)),
       snapshotSent: (peer, ok) => this.#defer(() => this.#options.onSnapshotSent?.(peer, ok)),
+      refusedAsRemoved: (peer) => this.#refusedAsRemoved(peer),
     };
     this.#inboundHost = this.#makeInboundHost();
     this.#server = createServer((socket) => this.#accept(socket));
@@ -141,7 +163,7 @@ export class Transport {
         const bound = this.#server.address();
         assert(bound !== null && typeof bound === "object", "a TCP listener has an address");
         this.#boundAddress = formatPeerAddress(bound.address, bound.port);
-        this.#options.logger.info({ address: this.#boundAddress, clusterId: this.clusterId }, "peer transport listening");
+        this.#options.logger.info({ address: this.#boundAddress, clusterId: this.#clusterId }, "peer transport listening");
         resolve(this.#boundAddress);
       });
     });
@@ -153,11 +175,35 @@ export class Transport {
     return this.#boundAddress;
   }
 
-  /** Adds a peer and dials it (or moves it, if known). Throws TransportError on a malformed address. */
+  /** The cluster this node is in; null until it is known (see setClusterId). */
+  get clusterId(): string | null {
+    return this.#clusterId;
+  }
+
+  /**
+   * Sets the cluster id once it is known (after the join or the bootstrap, the listener being
+   * bound already): from now on handshakes of that cluster are accepted and peers may be added.
+   * Setting the same id again is a no-op; another one is a bug (InvariantError).
+   */
+  setClusterId(clusterId: string): void {
+    assert(isValidId(clusterId), () => `clusterId must be a non-empty string of at most ${PEER_ID_LENGTH_MAX} characters, got ${JSON.stringify(clusterId)}`);
+    assert(this.#clusterId === null || this.#clusterId === clusterId, () => `the cluster id is ${JSON.stringify(this.#clusterId)} already; it cannot become ${JSON.stringify(clusterId)}`);
+    if (this.#clusterId === clusterId) return;
+    this.#clusterId = clusterId;
+    this.#options.logger.info({ clusterId }, "peer transport joined a cluster");
+  }
+
+  /**
+   * Adds a peer and dials it (or moves it, if known). Throws TransportError on a malformed
+   * address, and InvariantError before setClusterId: a Hello names the cluster, so nothing can
+   * be dialed without one (the caller sets the id first; queuing dials would hide that bug).
+   */
   addPeer(id: NodeId, address: string): void {
     assert(isValidId(id), () => `peer id must be a non-empty string of at most ${PEER_ID_LENGTH_MAX} characters, got ${JSON.stringify(id)}`);
     parsePeerAddress(address);
-    if (id === this.nodeId || this.#closed) return;
+    if (this.#closed) return;
+    assert(this.#clusterId !== null, () => `peer ${JSON.stringify(id)} added before the cluster id is set (setClusterId first)`);
+    if (id === this.nodeId) return;
     const link = this.#links.get(id);
     if (link !== undefined) return link.updateAddress(address);
     this.#links.set(id, new PeerLink(id, address, this.#ctx));
@@ -176,6 +222,36 @@ export class Transport {
     link.close();
     this.#links.delete(id);
     this.#dirty.delete(link);
+  }
+
+  /**
+   * Refuses a member removed from the cluster, as etcd's peers do, so that it learns it was
+   * removed: closes every connection from it (stream and snapshots) and its outbound link (as
+   * removePeer), and from now on answers its handshakes with a refusal coded "removed", which
+   * makes its transport call onRefusedAsRemoved. acceptPeer undoes it.
+   */
+  refusePeer(id: NodeId): void {
+    assert(isValidId(id), () => `peer id must be a non-empty string of at most ${PEER_ID_LENGTH_MAX} characters, got ${JSON.stringify(id)}`);
+    assert(id !== this.nodeId, "a node cannot refuse its own id");
+    if (this.#closed) return;
+    if (!this.#refused.has(id)) {
+      this.#forgetOldestRefusalIfFull();
+      this.#refused.set(id, false);
+      this.#options.logger.info({ peer: id }, "refusing the connections of a peer removed from the cluster");
+    }
+    this.removePeer(id);
+    for (const connection of [...this.#inbound]) {
+      if (connection.peer === id) connection.close("the peer was removed from the cluster");
+    }
+  }
+
+  /**
+   * Accepts the handshakes of a peer refused by refusePeer again (it was added back to the
+   * cluster). It does not dial it: addPeer does, as for any peer.
+   */
+  acceptPeer(id: NodeId): void {
+    assert(isValidId(id), () => `peer id must be a non-empty string of at most ${PEER_ID_LENGTH_MAX} characters, got ${JSON.stringify(id)}`);
+    if (this.#refused.delete(id)) this.#options.logger.info({ peer: id }, "accepting the connections of a peer again");
   }
 
   peers(): ReadonlyMap<NodeId, string> {
@@ -266,6 +342,7 @@ export class Transport {
       inboundSnapshots: this.#inboundHost.inboundSnapshots,
       inboundProtocolErrors: this.#inboundProtocolErrors,
       inboundRefused: this.#inboundRefused,
+      handshakesRefusedRemoved: this.#handshakesRefusedRemoved,
       receivedFromUnknown: this.#receivedFromUnknown,
       unknownPeerDrops: this.#unknownPeerDrops,
     };
@@ -356,6 +433,23 @@ export class Transport {
     this.#options.onApp?.(peer, payload);
   }
 
+  /** A peer refused this node as removed (from dial.ts, inside a socket callback). */
+  #refusedAsRemoved(peer: NodeId): void {
+    const link = this.#links.get(peer);
+    if (link === undefined || link.firstRefusalAsRemoved()) {
+      this.#options.logger.warn({ peer, clusterId: this.#clusterId }, "peer refuses this node: it removed this node from the cluster (logged once until it accepts this node again)");
+    }
+    this.#defer(() => this.#options.onRefusedAsRemoved?.(peer));
+  }
+
+  #forgetOldestRefusalIfFull(): void {
+    if (this.#refused.size < this.limits.refusedPeersMax) return;
+    const oldest = this.#refused.keys().next();
+    assert(oldest.done !== true, "a full refusal map has an oldest entry");
+    this.#refused.delete(oldest.value);
+    this.#options.logger.warn({ peer: oldest.value, limit: this.limits.refusedPeersMax }, "forgot the oldest refused peer: too many refused peers; its handshakes are accepted again");
+  }
+
   #defer(callback: () => void): void {
     queueMicrotask(() => {
       if (!this.#closed) callback();
@@ -386,6 +480,13 @@ export class Transport {
         const peer = connection.peer;
         if (peer !== null && this.#streams.get(peer) === connection) this.#streams.delete(peer);
         if (error !== null) this.#inboundProtocolErrors++;
+      },
+      isRefused: (peer) => this.#refused.has(peer),
+      countRefusedRemoved: (peer) => {
+        this.#handshakesRefusedRemoved++;
+        if (this.#refused.get(peer) !== false) return false;
+        this.#refused.set(peer, true);
+        return true;
       },
     };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeMessage, MessageType } from "../raft/types.js";
-import { Packr } from "msgpackr";
+import { Packr, Unpackr } from "msgpackr";
 import { InvariantError } from "../util/assert.js";
 import { Rng } from "../util/rng.js";
 import { parsePeerAddress } from "./address.js";
@@ -9,9 +9,11 @@ import { FrameReader } from "./frame-reader.js";
 import { rawFrame, sampleMessages } from "./testing/helpers.js";
 import {
   decodeHello,
+  decodeHelloRefused,
   decodeMessage,
   decodeSnapshotHeader,
   encodeHello,
+  encodeHelloRefused,
   encodeMessage,
   encodeSnapshotHeader,
   estimateMessageBytes,
@@ -19,6 +21,9 @@ import {
   messageTuple,
   PROTOCOL_MAGIC,
   PROTOCOL_VERSION,
+  REFUSAL_CODE_LENGTH_MAX,
+  REFUSAL_CODE_NONE,
+  REFUSAL_CODE_REMOVED,
 } from "./wire.js";
 
 /** Reads every frame out of `bytes`, fed in chunks of the given sizes (cycled). */
@@ -131,6 +136,38 @@ describe("wire: handshake", () => {
     expect(() => decodeHello(rawFrame(FrameKind.Hello, ["GET / HTTP/1.1"]).subarray(5))).toThrow(expect.objectContaining({ code: "bad-frame" }));
     const future = rawFrame(FrameKind.Hello, [PROTOCOL_MAGIC, PROTOCOL_VERSION + 1, "c", "a", "b", "stream"]).subarray(5);
     expect(() => decodeHello(future)).toThrow(expect.objectContaining({ code: "handshake-refused", message: expect.stringContaining("unsupported protocol version 2") }));
+  });
+
+  it("round-trips a refusal with the removed code as [reason, code]", () => {
+    const refused = { reason: 'node "b" was removed from the cluster', code: REFUSAL_CODE_REMOVED };
+    const frame = encodeHelloRefused(refused);
+    expect(frame[4]).toBe(FrameKind.HelloRefused);
+    expect(new Unpackr({ useRecords: false }).unpack(frame.subarray(5))).toEqual([refused.reason, "removed"]);
+    expect(decodeHelloRefused(frame.subarray(5))).toEqual(refused);
+  });
+
+  it("writes a refusal without a code as the 1-tuple older peers decode, and decodes their 1-tuple", () => {
+    const frame = encodeHelloRefused({ reason: "cluster id mismatch", code: REFUSAL_CODE_NONE });
+    expect(new Unpackr({ useRecords: false }).unpack(frame.subarray(5))).toEqual(["cluster id mismatch"]);
+    expect(decodeHelloRefused(frame.subarray(5))).toEqual({ reason: "cluster id mismatch", code: "" });
+    expect(decodeHelloRefused(rawFrame(FrameKind.HelloRefused, ["from an older peer"]).subarray(5))).toEqual({ reason: "from an older peer", code: "" });
+    expect(decodeHelloRefused(rawFrame(FrameKind.HelloRefused, ["explicitly none", ""]).subarray(5))).toEqual({ reason: "explicitly none", code: "" });
+    // A code this node does not know (a newer peer's) decodes; it is simply not "removed".
+    expect(decodeHelloRefused(rawFrame(FrameKind.HelloRefused, ["why", "newer-code"]).subarray(5)).code).toBe("newer-code");
+  });
+
+  it("cuts a long reason, refuses to encode a long code, and names what is wrong in a bad refusal", () => {
+    expect(decodeHelloRefused(encodeHelloRefused({ reason: "r".repeat(10_000), code: "" }).subarray(5)).reason.length).toBe(512);
+    expect(() => encodeHelloRefused({ reason: "r", code: "c".repeat(REFUSAL_CODE_LENGTH_MAX + 1) })).toThrow(InvariantError);
+    const decode = (value: unknown) => () => decodeHelloRefused(rawFrame(FrameKind.HelloRefused, value).subarray(5));
+    expect(decode([])).toThrow("hello-refused must be an array of 1 or 2, got an array of 0");
+    expect(decode(["a", "b", "c"])).toThrow("hello-refused must be an array of 1 or 2, got an array of 3");
+    expect(decode("just a string")).toThrow("hello-refused must be an array of 1 or 2");
+    expect(decode([7])).toThrow("hello-refused.reason must be a string");
+    expect(decode(["why", 1])).toThrow("hello-refused.code must be a string of at most 32 characters");
+    expect(decode(["why", "c".repeat(REFUSAL_CODE_LENGTH_MAX + 1)])).toThrow("hello-refused.code must be a string of at most 32 characters");
+    expect(decode(["why", "removed"])).not.toThrow();
+    for (const value of [[], [7], ["a", 1], ["a", "b", "c"]]) expect(decode(value)).toThrow(TransportError);
   });
 });
 

@@ -63,6 +63,24 @@ export interface HelloAccepted {
   readonly nodeId: NodeId;
 }
 
+/**
+ * Machine-readable refusal codes a dialer acts on (the reason is for people). "removed": the
+ * acceptor removed the dialer from the cluster (etcd answers a removed member the same way), so
+ * the dialer learns it is no longer a member. A refusal without a code carries none on the wire.
+ */
+export const REFUSAL_CODE_REMOVED = "removed";
+/** A refusal without a machine-readable code (another cluster, another node, ...). */
+export const REFUSAL_CODE_NONE = "";
+/** Longest refusal code accepted from a peer: codes are short words; a newer peer may send one this node does not know. */
+export const REFUSAL_CODE_LENGTH_MAX = 32;
+
+export interface HelloRefused {
+  /** Why, for the logs of both sides. */
+  readonly reason: string;
+  /** REFUSAL_CODE_REMOVED, REFUSAL_CODE_NONE, or a code of a newer peer (treated as none). */
+  readonly code: string;
+}
+
 export interface SnapshotHeader {
   /** The snapshot message with `snapshot.data` still empty: the chunks carry it. */
   readonly message: Message;
@@ -116,8 +134,14 @@ export function encodeHelloAccepted(accepted: HelloAccepted): Buffer {
   return encodeFrame(FrameKind.HelloAccepted, [PROTOCOL_MAGIC, PROTOCOL_VERSION, accepted.clusterId, accepted.nodeId]);
 }
 
-export function encodeHelloRefused(reason: string): Buffer {
-  return encodeFrame(FrameKind.HelloRefused, [reason.slice(0, REASON_LENGTH_MAX)]);
+/**
+ * `[reason]`, or `[reason, code]` when there is a code: a refusal without one keeps the 1-tuple
+ * that peers older than the code decode, so only the "removed" refusal is new to them.
+ */
+export function encodeHelloRefused(refused: HelloRefused): Buffer {
+  assert(refused.code.length <= REFUSAL_CODE_LENGTH_MAX, () => `refusal code ${JSON.stringify(refused.code)} exceeds ${REFUSAL_CODE_LENGTH_MAX} characters`);
+  const reason = refused.reason.slice(0, REASON_LENGTH_MAX);
+  return encodeFrame(FrameKind.HelloRefused, refused.code === REFUSAL_CODE_NONE ? [reason] : [reason, refused.code]);
 }
 
 export function encodeMessage(message: Message): Buffer {
@@ -279,8 +303,15 @@ export function decodeHelloAccepted(body: Uint8Array): HelloAccepted {
   return { clusterId: id(fields[2], "hello-accepted.clusterId"), nodeId: id(fields[3], "hello-accepted.nodeId") };
 }
 
-export function decodeHelloRefused(body: Uint8Array): string {
-  return text(tuple(unpack(body, "hello-refused"), 1, "hello-refused")[0], REASON_LENGTH_MAX, "hello-refused.reason");
+/** Accepts `[reason]` (peers older than the code, and refusals without one) and `[reason, code]`. */
+export function decodeHelloRefused(body: Uint8Array): HelloRefused {
+  const fields = unpack(body, "hello-refused");
+  if (!Array.isArray(fields) || (fields.length !== 1 && fields.length !== 2)) {
+    badMessage(`hello-refused must be an array of 1 or 2, got ${describe(fields)}`);
+  }
+  const reason = text(fields[0], REASON_LENGTH_MAX, "hello-refused.reason");
+  const code = fields.length === 2 ? text(fields[1], REFUSAL_CODE_LENGTH_MAX, "hello-refused.code") : REFUSAL_CODE_NONE;
+  return { reason, code };
 }
 
 export function decodeSnapshotAck(body: Uint8Array): SnapshotAck {

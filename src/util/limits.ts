@@ -120,10 +120,12 @@ export const SIM_HEAL_TICKS_MAX = 1_500;
 export const SIM_CLIENT_OP_TIMEOUT_TICKS = 80;
 /** Messages in flight across the whole simulated network; past it a send is dropped (a full queue). */
 export const SIM_MESSAGES_IN_FLIGHT_MAX = 100_000;
-/** Ready batches one node handles per tick; the rest wait for the next tick. */
-export const SIM_READIES_PER_STEP_MAX = 16;
+/** Simulated milliseconds of one tick: the nodes' tick timer, and the unit the fault rates are drawn in. */
+export const SIM_TICK_MS = 10;
 /** Ticks the longest simulated fsync takes (a crash meanwhile loses or tears the save). */
 export const SIM_SYNC_TICKS_MAX = 6;
+/** Most simulated milliseconds between one client's operations. */
+export const SIM_CLIENT_THINK_MS_MAX = 20;
 /** Node ids a run may create (initial members plus ones added by membership changes). */
 export const SIM_NODE_IDS_MAX = 64;
 /** Violation messages kept per run (the count goes on past it). */
@@ -216,6 +218,20 @@ export const NODE_PEER_HTTP_RESPONSE_BYTES_MAX = 4 * MiB;
 export const NODE_PROPOSE_ATTEMPTS_MAX = 3;
 /** Longest join token (--join-token) a node accepts. */
 export const NODE_JOIN_TOKEN_BYTES_MAX = 1_024;
+/** Requests (membership changes, transfers, the members view) a node has sent its leader and awaits answers for. */
+export const NODE_PENDING_LEADER_REQUESTS_MAX = 1_024;
+/**
+ * Election timeouts a node may go without hearing from a leader before it asks its peers who
+ * the members are (at most once per NODE_PEER_LOOKUP_INTERVAL_MS): a member removed while it was
+ * away (a learner never campaigns) learns it from the peers' refusal, and a lagging one learns
+ * the addresses it lacks.
+ */
+export const NODE_LEADERLESS_LOOKUP_ELECTION_TIMEOUTS = 2;
+/**
+ * A node that learned it was removed stops this long after, not at once: the answer to the
+ * request that removed it (a leader may remove itself) and anything else in flight go out first.
+ */
+export const NODE_REMOVED_STOP_DELAY_MS = 500;
 /** Interval between two mDNS queries of a node that is discovering its cluster. */
 export const DISCOVERY_QUERY_INTERVAL_MS = 500;
 /** A node answers mDNS queries at most this often (an answer is multicast: it serves every asker). */

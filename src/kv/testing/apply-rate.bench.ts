@@ -10,8 +10,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, bench, describe } from "vitest";
-import { EntryType, type Entry } from "../../raft/types.js";
 import { encodeCommand } from "../command.js";
+import type { CommandInput } from "../input.js";
 import { KvStore, MEMORY_PATH, type KvStoreOptions } from "../store.js";
 
 const value = new Uint8Array(100).fill(0x61);
@@ -23,11 +23,11 @@ function target(options: KvStoreOptions, batchSize: number): () => void {
   const store = KvStore.open(options);
   let index = 0;
   return () => {
-    const batch: Entry[] = [];
+    const batch: CommandInput[] = [];
     for (let i = 0; i < batchSize; i++) {
       index += 1;
       const data = encodeCommand({ type: "put", payload: { key: `key/${String(index % 50_000).padStart(10, "0")}`, value }, requestId: `r${index}` });
-      batch.push({ index, term: 1, type: EntryType.Normal, data });
+      batch.push({ kind: "command", index, term: 1, data });
     }
     store.applyBatch(batch);
   };
@@ -48,11 +48,11 @@ describe("snapshot image: 10,000 keys after 200,000 puts (a full events window),
   apply();
   let index = 0;
   for (let batchStart = 0; batchStart < 200_000; batchStart += 8) {
-    const batch: Entry[] = [];
+    const batch: CommandInput[] = [];
     for (let i = 0; i < 8; i++) {
       index += 1;
       const data = encodeCommand({ type: "put", payload: { key: `key/${String(index % 10_000).padStart(10, "0")}`, value }, requestId: `r${index}` });
-      batch.push({ index, term: 1, type: EntryType.Normal, data });
+      batch.push({ kind: "command", index, term: 1, data });
     }
     store.applyBatch(batch);
   }

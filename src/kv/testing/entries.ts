@@ -2,8 +2,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { EntryType, type Entry } from "../../raft/types.js";
 import { encodeCommand, type Command, type CommandBody } from "../command.js";
+import type { CommandInput, Membership, MembershipInput } from "../input.js";
+import { encodeMemberContext } from "../membership.js";
 
 const utf8 = new TextEncoder();
 
@@ -15,7 +16,7 @@ export function text(value: Uint8Array): string {
   return Buffer.from(value).toString("utf8");
 }
 
-/** Hands out consecutive indexes, like a Raft log, with commands wrapped in Normal entries. */
+/** Hands out consecutive indexes, like a Raft log, with the commands and membership changes the node would hand kv. */
 export class EntryLog {
   #nextIndex: number;
   #requests = 0;
@@ -26,27 +27,37 @@ export class EntryLog {
     this.term = term;
   }
 
-  command(body: CommandBody, idempotencyKey?: string): Entry {
+  command(body: CommandBody, idempotencyKey?: string): CommandInput {
     const requestId = `req-${++this.#requests}`;
     const command: Command = idempotencyKey === undefined ? { ...body, requestId } : { ...body, requestId, idempotencyKey };
     return this.raw(encodeCommand(command));
   }
 
-  put(key: string, value: string, extra: { lease?: number; ifModRevision?: number } = {}, idempotencyKey?: string): Entry {
+  put(key: string, value: string, extra: { lease?: number; ifModRevision?: number } = {}, idempotencyKey?: string): CommandInput {
     return this.command({ type: "put", payload: { key, value: bytes(value), ...extra } }, idempotencyKey);
   }
 
-  del(key: string, ifModRevision?: number): Entry {
+  del(key: string, ifModRevision?: number): CommandInput {
     return this.command({ type: "delete", payload: ifModRevision === undefined ? { key } : { key, ifModRevision } });
   }
 
-  delPrefix(prefix: string): Entry {
+  delPrefix(prefix: string): CommandInput {
     return this.command({ type: "deleteRange", payload: { prefix } });
   }
 
-  /** An entry with arbitrary data (a leader's empty no-op, or deliberately malformed bytes). */
-  raw(data: Uint8Array, type: EntryType = EntryType.Normal): Entry {
-    return { index: this.#nextIndex++, term: this.term, type, data };
+  /** A command entry with arbitrary data (a leader's empty no-op, or deliberately malformed bytes). */
+  raw(data: Uint8Array): CommandInput {
+    return { kind: "command", index: this.#nextIndex++, term: this.term, data };
+  }
+
+  /**
+   * A membership change about `node`, with the membership after it; `addresses` travel as the
+   * change's context (none: a removal, or a promotion that keeps the known addresses).
+   */
+  membership(node: string, membership: Membership, addresses?: { peer: string; client?: string; autoPromote?: boolean }): MembershipInput {
+    const index = this.#nextIndex++;
+    const base = { kind: "membership", index, term: this.term, node, membership } as const;
+    return addresses === undefined ? base : { ...base, context: encodeMemberContext(addresses) };
   }
 }
 

@@ -132,7 +132,7 @@ export class TestCluster {
 
   #apply(node: TestNode, entry: Entry): void {
     if (entry.type === EntryType.ConfChange) {
-      node.confState = node.raft.applyConfChange(decodeConfChange(entry.data));
+      node.confState = node.raft.applyConfChange(decodeConfChange(entry.data), entry.index);
     } else if (entry.data.length > 0) {
       node.applied.push(entry);
     }

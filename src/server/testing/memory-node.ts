@@ -6,7 +6,6 @@
  * linearizable reads throw not_leader with the leader's client URL), and can be told to fail
  * the next calls with a given NodeError (no leader, unknown outcome, ...).
  */
-import { EntryType } from "../../raft/types.js";
 import { encodeCommand, KvError, KvStore, MEMORY_PATH } from "../../kv/index.js";
 import type { Command, CommandBody, CommandResult, RangeResult } from "../../kv/index.js";
 import { assert } from "../../util/assert.js";
@@ -72,7 +71,7 @@ export class MemoryNode implements NodeApi {
     const full: Command = options.idempotencyKey === undefined ? { ...command, requestId } : { ...command, requestId, idempotencyKey: options.idempotencyKey };
     const data = asNodeError(() => encodeCommand(full));
     this.writeCalls++;
-    const [applied] = this.#store.applyBatch([{ index: this.#store.appliedIndex() + 1, term: TERM, type: EntryType.Normal, data }]);
+    const [applied] = this.#store.applyBatch([{ kind: "command", index: this.#store.appliedIndex() + 1, term: TERM, data }]);
     assert(applied !== undefined, "a new entry is always applied");
     assert(applied.result.kind !== "conf_change", "a command entry never yields a membership result");
     return applied.result;
@@ -110,6 +109,12 @@ export class MemoryNode implements NodeApi {
     return this.#members.map((member) => ({ ...member, role: !member.voter ? "learner" : member.id === leader ? "leader" : "follower" }));
   }
 
+  async leaderMembers(): Promise<readonly MemberStatus[]> {
+    this.#enter("membership");
+    this.#requireLeader();
+    return this.members();
+  }
+
   async addMember(request: AddMemberRequest): Promise<readonly MemberStatus[]> {
     this.#enter("membership");
     this.#requireLeader();
@@ -143,6 +148,8 @@ export class MemoryNode implements NodeApi {
     this.#member(to);
     throw new NodeError("conflict", `the in-memory node cannot hand leadership to ${to}`);
   }
+
+  async handOff(): Promise<void> {}
 
   isReady(): boolean {
     return !this.#closed;

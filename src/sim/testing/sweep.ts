@@ -10,12 +10,12 @@ export interface Sweep {
   readonly failures: string[];
 }
 
-export function sweep(nodes: number, firstSeed: number, seeds: number, ticks: number): Sweep {
+export async function sweep(nodes: number, firstSeed: number, seeds: number, ticks: number): Promise<Sweep> {
   const faults = parseFaults("all");
   const results: SimResult[] = [];
   const failures: string[] = [];
   for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
-    const result = runSimulation({ seed, nodes, faults, ticks });
+    const result = await runSimulation({ seed, nodes, faults, ticks });
     results.push(result);
     if (result.violationCount > 0) {
       failures.push(`${replayCommand({ nodes, faults, ticks }, seed)}: ${result.violations.slice(0, 3).join(" | ")}`);
@@ -38,8 +38,8 @@ const SWEEP_CHUNKS = [
 export function describeSweep(nodes: number): void {
   describe(`${nodes} nodes, all faults`, () => {
     for (const [first, count] of SWEEP_CHUNKS) {
-      it(`seeds ${first}..${first + count - 1}: every invariant holds, the history is linearizable, the cluster heals`, () => {
-        const { results, failures } = sweep(nodes, first, count, SWEEP_TICKS);
+      it(`seeds ${first}..${first + count - 1}: every invariant holds, the history is linearizable, the cluster heals`, async () => {
+        const { results, failures } = await sweep(nodes, first, count, SWEEP_TICKS);
         expect(failures).toEqual([]);
         expect(results.every((result) => result.healedTicks !== undefined)).toBe(true);
         // The adversary really acted: a run without faults would prove nothing.

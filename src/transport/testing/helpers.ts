@@ -6,7 +6,7 @@ import type { TransportLimits } from "../context.js";
 import { FrameReader } from "../frame-reader.js";
 import type { TransportLogger } from "../logger.js";
 import { Transport } from "../transport.js";
-import { encodeHello, FrameKind } from "../wire.js";
+import { encodeHello, FrameKind, type ConnectionPurpose } from "../wire.js";
 import { Packr, RESERVE_START_SPACE } from "msgpackr";
 
 export interface LogEntry {
@@ -42,14 +42,19 @@ export interface TestNode {
   readonly apps: Array<[NodeId, Uint8Array]>;
   readonly unreachable: NodeId[];
   readonly snapshotResults: Array<{ peer: NodeId; ok: boolean }>;
+  /** Every onRefusedAsRemoved(peer) call, in order. */
+  readonly refusedAsRemoved: NodeId[];
 }
 
 export interface TestNodeOptions {
-  readonly clusterId?: string;
+  /** Default "test-cluster"; null starts the transport outside any cluster (no clusterId option). */
+  readonly clusterId?: string | null;
   readonly listenAddress?: string;
   readonly peers?: Record<NodeId, string>;
   readonly limits?: Partial<TransportLimits>;
   readonly seed?: number;
+  /** Called after each received message is recorded (e.g. to act from inside the delivery). */
+  readonly onMessage?: (message: Message) => void;
 }
 
 const open: Transport[] = [];
@@ -60,22 +65,28 @@ export async function startNode(id: NodeId, options: TestNodeOptions = {}): Prom
   const apps: Array<[NodeId, Uint8Array]> = [];
   const unreachable: NodeId[] = [];
   const snapshotResults: Array<{ peer: NodeId; ok: boolean }> = [];
+  const refusedAsRemoved: NodeId[] = [];
+  const clusterId = options.clusterId === undefined ? "test-cluster" : options.clusterId;
   const transport = new Transport({
     nodeId: id,
-    clusterId: options.clusterId ?? "test-cluster",
+    ...(clusterId === null ? {} : { clusterId }),
     listenAddress: options.listenAddress ?? "127.0.0.1:0",
     peers: options.peers ?? {},
     logger,
     rng: new Rng(options.seed ?? 1),
     limits: { reconnectBackoffMinMs: 10, reconnectBackoffMaxMs: 100, ...options.limits },
-    onMessage: (m) => received.push(m),
+    onMessage: (m) => {
+      received.push(m);
+      options.onMessage?.(m);
+    },
     onApp: (peer, payload) => apps.push([peer, payload.slice()]),
     onUnreachable: (peer) => unreachable.push(peer),
     onSnapshotSent: (peer, ok) => snapshotResults.push({ peer, ok }),
+    onRefusedAsRemoved: (peer) => refusedAsRemoved.push(peer),
   });
   open.push(transport);
   const address = await transport.start();
-  return { id, transport, address, logger, received, apps, unreachable, snapshotResults };
+  return { id, transport, address, logger, received, apps, unreachable, snapshotResults, refusedAsRemoved };
 }
 
 /** Starts nodes on ephemeral ports, then tells each about all the others. */
@@ -184,10 +195,10 @@ export function rawFrame(kind: number, value: unknown): Buffer {
   return frame;
 }
 
-/** A raw peer that has completed a stream handshake as node `from` with the node at `address`. */
-export async function handshakenRawPeer(address: string, from: NodeId, to: NodeId, clusterId = "test-cluster"): Promise<RawPeer> {
+/** A raw peer that has completed a handshake (a stream one by default) as node `from` with the node at `address`. */
+export async function handshakenRawPeer(address: string, from: NodeId, to: NodeId, clusterId = "test-cluster", purpose: ConnectionPurpose = "stream"): Promise<RawPeer> {
   const peer = await RawPeer.connect(address);
-  peer.write(encodeHello({ clusterId, from, to, purpose: "stream" }));
+  peer.write(encodeHello({ clusterId, from, to, purpose }));
   await waitFor(() => peer.frames.length > 0 || peer.closed, "handshake reply");
   if (peer.frames[0]?.kind !== FrameKind.HelloAccepted) throw new Error("handshake not accepted");
   return peer;
