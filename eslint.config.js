@@ -22,8 +22,9 @@ const ALLOWED = {
   util: [],
   // Process tests drive real `flotilla start` processes through the public surface only.
   e2e: ["util", "client", "check"],
-  // The fault runner drives real processes under a nemesis and checks the history.
-  torture: ["util", "client", "check", "e2e"],
+  // The fault runner drives real processes under a nemesis and checks the history. It is a
+  // product feature (`flotilla torture`), so it imports no test support (src/e2e).
+  torture: ["util", "client", "check"],
 };
 
 function layerRules(layer) {

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { TORTURE_HISTORY_OPS_MAX } from "../util/limits.js";
+import { TORTURE_HISTORY_OPS_MAX } from "./limits.js";
 import { Rng } from "../util/rng.js";
 import { LeaderMonitor } from "./monitor.js";
 import { Nemesis, type NemesisControl } from "./nemesis.js";
