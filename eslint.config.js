@@ -20,8 +20,9 @@ const ALLOWED = {
   sim: ["util", "raft", "kv", "check"],
   check: ["util"],
   util: [],
-  // Process tests drive real `flotilla start` processes through the public surface only.
-  e2e: ["util", "client", "check"],
+  // Process tests drive real `flotilla start` processes through the public surface only; the
+  // network namespaces of the discovery tests are the fault runner's (src/torture/netns.ts).
+  e2e: ["util", "client", "check", "torture"],
   // The fault runner drives real processes under a nemesis and checks the history. It is a
   // product feature (`flotilla torture`), so it imports no test support (src/e2e).
   torture: ["util", "client", "check"],
