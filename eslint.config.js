@@ -1,10 +1,11 @@
 // Lint is where the architecture of design.md is enforced: each layer may import only
-// the layers its arrow points to, and the Raft core stays pure (no I/O, clock, timers or
-// randomness of its own) so that the simulator can replay it exactly.
+// the layers its arrow points to, the Raft core stays pure (no I/O, clock, timers or
+// randomness of its own) so that the simulator can replay it exactly, and the benchmark
+// harness (bench/src) stays out of the product's way: neither imports the other.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-const LAYERS = ["raft", "storage", "transport", "kv", "node", "server", "client", "cli", "sim", "check", "util", "e2e", "bench", "torture"];
+const LAYERS = ["raft", "storage", "transport", "kv", "node", "server", "client", "cli", "sim", "check", "util", "e2e", "torture"];
 
 /** Which sibling layers each layer may import (util is shared by all). */
 const ALLOWED = {
@@ -22,12 +23,12 @@ const ALLOWED = {
   sim: ["util", "raft", "kv", "check", "node"],
   check: ["util"],
   util: [],
-  // Process tests drive real `flotilla start` processes through the public surface only.
-  e2e: ["util", "client", "check"],
-  // The benchmark harness drives real processes over HTTP with its own load generator.
-  bench: ["util"],
-  // The fault runner drives real processes under a nemesis and checks the history.
-  torture: ["util", "client", "check", "e2e"],
+  // Process tests drive real `flotilla start` processes through the public surface only; the
+  // network namespaces of the discovery tests are the fault runner's (src/torture/netns.ts).
+  e2e: ["util", "client", "check", "torture"],
+  // The fault runner drives real processes under a nemesis and checks the history. It is a
+  // product feature (`flotilla torture`), so it imports no test support (src/e2e).
+  torture: ["util", "client", "check"],
 };
 
 function layerRules(layer) {
@@ -38,20 +39,37 @@ function layerRules(layer) {
       "no-restricted-imports": [
         "error",
         {
-          patterns: forbidden.map((other) => ({
-            group: [`../${other}`, `../${other}/*`, `../../${other}`, `../../${other}/*`],
-            message: `design.md: src/${layer} may not import src/${other}.`,
-          })),
+          patterns: [
+            ...forbidden.map((other) => ({
+              group: [`../${other}`, `../${other}/*`, `../../${other}`, `../../${other}/*`],
+              message: `design.md: src/${layer} may not import src/${other}.`,
+            })),
+            { group: ["**/bench/**"], message: BENCH_OUTSIDE_MESSAGE },
+          ],
         },
       ],
     },
   };
 }
 
+const BENCH_OUTSIDE_MESSAGE = "design.md: the benchmark harness (bench/src) lives outside the product; the product does not import it, and it imports nothing of the product (it drives Flotilla through the CLI and HTTP).";
+
+/** The harness talks to Flotilla like any outside tool; its one test of the product's settings reads src/util/limits.ts. */
+const BENCH_RULES = [
+  {
+    files: ["bench/src/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+src/|^flotilla(/|$)", message: BENCH_OUTSIDE_MESSAGE }] }] },
+  },
+  {
+    files: ["bench/src/**/*.test.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+src/(?!util/limits\\.js$)|^flotilla(/|$)", message: BENCH_OUTSIDE_MESSAGE }] }] },
+  },
+];
+
 const PURE_CORE_MESSAGE = "src/raft is a pure deterministic core: time, randomness and I/O come from its caller.";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**", "bench/dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -63,6 +81,7 @@ export default tseslint.config(
     },
   },
   ...LAYERS.filter((layer) => layer !== "raft").map(layerRules),
+  ...BENCH_RULES,
   {
     files: ["src/raft/**/*.ts"],
     ignores: ["src/raft/**/*.test.ts"],
@@ -76,6 +95,7 @@ export default tseslint.config(
               group: [`../${other}`, `../${other}/*`],
               message: `design.md: src/raft imports nothing but util (not ${other}).`,
             })),
+            { group: ["**/bench/**"], message: BENCH_OUTSIDE_MESSAGE },
           ],
         },
       ],

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { checkKvHistory, type HistoryOp } from "../check/index.js";
 import type { Member } from "../client/index.js";
 import { CLI_PATH, freePort, ProcessCluster, sleep } from "./cluster.js";
-import { createLan, lanUnavailable, type Lan } from "./netns.js";
+import { namespacesUnavailable, openUniqueHostNetwork, type HostNetwork } from "../torture/netns.js";
 import { longestClientPauseMs, longestPauseMs, startWorkload, type WorkloadResult } from "./workload.js";
 
 const run = promisify(execFile);
@@ -228,11 +228,11 @@ describe("membership changes with real processes", () => {
   });
 });
 
-const lanProblem = lanUnavailable();
+const lanProblem = namespacesUnavailable({ iptables: false });
 if (lanProblem) console.warn(`skipping discovery over mDNS: ${lanProblem}`);
 
 describe.skipIf(lanProblem !== undefined)("discovery by cluster name (mDNS between network namespaces)", () => {
-  let lan: Lan | undefined;
+  let lan: HostNetwork | undefined;
 
   afterEach(async () => {
     await cluster?.close();
@@ -242,7 +242,7 @@ describe.skipIf(lanProblem !== undefined)("discovery by cluster name (mDNS betwe
   });
 
   it("three nodes given only a cluster name form one cluster; a fourth joins it; a stranger without the token stays out", async () => {
-    lan = createLan(5);
+    lan = openUniqueHostNetwork(5);
     cluster = ProcessCluster.empty({ extraArgs: ["--discover", "lab", "--log-level", "info"] });
     const hosts = new Map(["n1", "n2", "n3", "n4", "x9"].map((id, i) => [id, lan!.hosts[i]!]));
     for (const [id, host] of hosts) await cluster.addNode(id, { clientAddress: `${host.address}:7379`, peerAddress: `${host.address}:7380`, wrapper: host.wrapper });

@@ -8,7 +8,7 @@
  * worst outcome in the column wins), and the latency plot keeps at most a fixed number of
  * points, always including every failed and unknown operation and the slowest ones.
  */
-import { TORTURE_PLOT_POINTS_MAX } from "../util/limits.js";
+import { TORTURE_PLOT_POINTS_MAX } from "./limits.js";
 import type { ReportData } from "./report.js";
 
 const WIDTH = 1200;

@@ -4,7 +4,7 @@
  * nemesis asks it whom "the leader" is; the report draws its timeline; the summary counts its
  * changes.
  */
-import { TORTURE_MONITOR_INTERVAL_MS, TORTURE_MONITOR_SAMPLES_MAX } from "../util/limits.js";
+import { TORTURE_MONITOR_INTERVAL_MS, TORTURE_MONITOR_SAMPLES_MAX } from "./limits.js";
 import type { TortureCluster } from "./processes.js";
 
 export interface LeaderSample {

@@ -12,7 +12,7 @@ import {
   TORTURE_NODES_MAX,
   TORTURE_NODES_MIN,
   TORTURE_OP_TIMEOUT_MS_DEFAULT,
-} from "../util/limits.js";
+} from "./limits.js";
 
 export const NEMESIS_KINDS = ["kill", "pause", "partition", "loss", "membership"] as const;
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];

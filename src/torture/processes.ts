@@ -10,10 +10,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { Client, FlotillaError, type Status } from "../client/index.js";
-import { CLI_PATH, sleep } from "../e2e/cluster.js";
-import { TORTURE_LOG_TAIL_BYTES, TORTURE_MEMBERSHIP_TIMEOUT_MS, TORTURE_NODE_READY_TIMEOUT_MS } from "../util/limits.js";
+import { TORTURE_LOG_TAIL_BYTES, TORTURE_MEMBERSHIP_TIMEOUT_MS, TORTURE_NODE_READY_TIMEOUT_MS } from "./limits.js";
 import type { Network, SlotAddress } from "./network.js";
+
+/**
+ * The nodes run the built CLI, the same `flotilla` this runner is part of. The path goes
+ * through the package's dist/ so that it holds from the build (dist/torture) and from the
+ * sources the tests run (src/torture) alike.
+ */
+const CLI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/cli/main.js");
 
 export type SlotLife = "running" | "killed" | "paused" | "exited";
 

@@ -1,7 +1,7 @@
 import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Packr } from "msgpackr";
 import { afterEach, describe, expect, it } from "vitest";
-import { sleep } from "../e2e/cluster.js";
 import { HEALED, linkKey } from "./network.js";
 import { FrameSplitter, helloSender, PeerRelay } from "./relay.js";
 

@@ -13,7 +13,7 @@
  * from forwarding a client's request to the leader; the namespaces' iptables do.
  */
 import net from "node:net";
-import { freePort } from "../e2e/cluster.js";
+import { freePort } from "../util/ports.js";
 import { PEER_FRAME_BYTES_MAX } from "../util/limits.js";
 import { HEALED, linkKey, type Network, type NetworkState, type SlotAddress } from "./network.js";
 

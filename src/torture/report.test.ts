@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadHistory, type HistoryOp } from "../check/index.js";
-import { TORTURE_PLOT_POINTS_MAX } from "../util/limits.js";
+import { TORTURE_PLOT_POINTS_MAX } from "./limits.js";
 import type { FaultRecord } from "./nemesis.js";
 import { availability, summaryLine, writeReport, type ReportData, type ReportOp, type TortureSummary } from "./report.js";
 

@@ -6,11 +6,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { TORTURE_HISTORY_OPS_MAX } from "../util/limits.js";
+import { TORTURE_HISTORY_OPS_MAX } from "./limits.js";
 import { Rng } from "../util/rng.js";
 import { LeaderMonitor } from "./monitor.js";
 import { Nemesis, type NemesisControl } from "./nemesis.js";
-import { NamespaceNetwork, namespacesUnavailableReason } from "./netns.js";
+import { NamespaceNetwork, namespacesUnavailable } from "./netns.js";
 import { HEALED, type Network } from "./network.js";
 import { formatNemesis, NEMESIS_KINDS, replayCommand, type TortureOptions } from "./options.js";
 import { TortureCluster } from "./processes.js";
@@ -247,8 +247,8 @@ function anomalies(verdict: VerifyResult, workload: Workload, cluster: TortureCl
 async function openNetwork(options: TortureOptions, io: TortureIo): Promise<Network> {
   const loopback = async (): Promise<Network> => LoopbackNetwork.open(options.nodes, rngFloat(options.seed));
   if (options.network === "loopback") return loopback();
-  const unavailable = await namespacesUnavailableReason();
-  if (unavailable !== null) {
+  const unavailable = namespacesUnavailable({ iptables: true });
+  if (unavailable !== undefined) {
     if (options.network === "netns") throw new Error(`network namespaces are not available: ${unavailable}`);
     io.log(`flotilla torture: network namespaces are not available (${unavailable}): falling back to loopback, where partitions and loss are made by a relay in this process`);
     return loopback();

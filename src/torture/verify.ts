@@ -11,10 +11,10 @@
  *    not superseded by an acknowledged one that began after it ended.
  * 5. The history, final reads included, is linearizable, key by key.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { checkKvHistory, type HistoryOp, type Verdict } from "../check/index.js";
 import type { KeyValue, Status } from "../client/index.js";
-import { sleep } from "../e2e/cluster.js";
-import { TORTURE_CONVERGENCE_TIMEOUT_MS } from "../util/limits.js";
+import { TORTURE_CONVERGENCE_TIMEOUT_MS } from "./limits.js";
 import type { TortureCluster } from "./processes.js";
 import type { OpRecord, Workload } from "./workload.js";
 

@@ -300,38 +300,6 @@ export const START_SEMI_SPACE_BYTES_MAX = 8 * MiB;
 export const START_OLD_SPACE_GROWTH_PERCENT = 50;
 
 // ---------------------------------------------------------------------------------------
-// torture: fault runs against real processes (src/torture, `flotilla torture`)
-
-/** Smallest cluster a torture run starts: one that survives a fault (f = 1). */
-export const TORTURE_NODES_MIN = 3;
-/** Largest cluster: one host address each in the test subnet, and two cores must carry them. */
-export const TORTURE_NODES_MAX = 9;
-export const TORTURE_CLIENTS_MAX = 64;
-export const TORTURE_KEYS_MAX = 1_000;
-/** One day: a typo must not start a run that never ends. */
-export const TORTURE_DURATION_S_MAX = 86_400;
-/** A client's wait for one answer: above the nodes' request deadline plus the forward margin, so their 503/504 arrives first. */
-export const TORTURE_OP_TIMEOUT_MS_DEFAULT = 5_000;
-/** Operations recorded in one run; past it the clients stop issuing (the history must fit in memory and in the checker). */
-export const TORTURE_HISTORY_OPS_MAX = 2_000_000;
-/** Default time budget of the linearizability check of a whole run (verdict "unknown" past it). */
-export const TORTURE_CHECK_BUDGET_MS_DEFAULT = 120_000;
-/** How often the leader monitor asks every node for its status. */
-export const TORTURE_MONITOR_INTERVAL_MS = 500;
-/** Status samples kept by the monitor (about 5 hours at the interval above); older ones are dropped. */
-export const TORTURE_MONITOR_SAMPLES_MAX = 40_000;
-/** Time the healed cluster gets to agree on one applied index and full membership. */
-export const TORTURE_CONVERGENCE_TIMEOUT_MS = 90_000;
-/** Time a node gets to answer /readyz after (re)starting before the harness stops waiting. */
-export const TORTURE_NODE_READY_TIMEOUT_MS = 30_000;
-/** Time a membership change (remove, then join as a new node and be promoted) gets before the nemesis moves on. */
-export const TORTURE_MEMBERSHIP_TIMEOUT_MS = 30_000;
-/** Bytes of each node's log kept in memory for the anomaly report (the whole log is in the report folder). */
-export const TORTURE_LOG_TAIL_BYTES = 32 * KiB;
-/** Points drawn in the report's latency plot; failed and unknown operations, and the slowest, always are. */
-export const TORTURE_PLOT_POINTS_MAX = 20_000;
-
-// ---------------------------------------------------------------------------------------
 // storage: the write-ahead log and snapshot files (src/storage)
 
 /** Size at which the WAL starts a new segment: small enough to delete soon after a snapshot, large enough that rollovers (an extra fsync each) are rare. */
@@ -368,47 +336,6 @@ export const SNAPSHOT_META_BYTES_MAX = 1 * MiB;
  * every write and heartbeat on that node.
  */
 export const SNAPSHOT_CHECKSUM_SLICE_BYTES = 256 * KiB;
-
-// ---------------------------------------------------------------------------------------
-// bench: the benchmark harness (src/bench; issue 6)
-
-/** Keys the workloads spread their operations over (uniformly). */
-export const BENCH_KEYS = 10_000;
-/** Keys loaded to measure the resident memory of a node holding data (issue 3's note). */
-export const BENCH_MEMORY_KEYS_DEFAULT = 100_000;
-/** Most connections (requests in flight) one workload opens, over all generator processes. */
-export const BENCH_CONNECTIONS_MAX = 1_024;
-/** Most load generator processes one workload starts. */
-export const BENCH_GENERATORS_MAX = 16;
-/**
- * Most rounds of `npm run bench -- --rounds N`: each round runs every system once (in
- * alternating order), and the targets are judged on the median of the rounds' ratios.
- */
-export const BENCH_ROUNDS_MAX = 9;
-/** A request unanswered this long counts as an error and its connection is dropped. */
-export const BENCH_REQUEST_TIMEOUT_MS = 30_000;
-/** Largest status line plus headers of a response; more is a protocol error. */
-export const BENCH_RESPONSE_HEAD_BYTES_MAX = 64 * KiB;
-/** Longest line of a chunked body's framing (chunk size and extensions, trailers). */
-export const BENCH_CHUNK_LINE_BYTES_MAX = 1 * KiB;
-/** Body bytes kept from an error response, to say what went wrong. */
-export const BENCH_ERROR_BODY_BYTES_MAX = 240;
-/** Distinct error kinds kept per workload (the rest are counted as "other"). */
-export const BENCH_ERROR_KINDS_MAX = 32;
-/** Largest latency the histogram resolves; slower operations land in its last bucket. */
-export const BENCH_LATENCY_US_MAX = 2 ** 30;
-/** Attempts per key while loading keys before a workload (a failed put is retried). */
-export const BENCH_FILL_ATTEMPTS_MAX = 5;
-/** Interval of progress reports from the generators and of the progress line. */
-export const BENCH_PROGRESS_INTERVAL_MS = 250;
-/** Time a cluster gets to start and elect a leader. */
-export const BENCH_CLUSTER_READY_TIMEOUT_MS = 60_000;
-/** Time the nodes get to stop after SIGTERM (a CPU profile is written then) before SIGKILL. */
-export const BENCH_STOP_GRACE_MS = 20_000;
-/** Time the generators get, after a workload, to finish their requests in flight. */
-export const BENCH_DRAIN_TIMEOUT_MS = 15_000;
-/** Output kept per server process, for diagnostics. */
-export const BENCH_PROCESS_OUTPUT_BYTES_MAX = 64 * KiB;
 
 assert(WAL_RECORD_BYTES_MAX >= COMMAND_BYTES_MAX + 64, "one record must hold the largest log entry");
 assert(WAL_ENTRIES_RECORD_BYTES_TARGET <= WAL_RECORD_BYTES_MAX, "a packed entries record must be a valid record");

@@ -1,5 +1,5 @@
 /**
- * Ports for tests, benchmarks and fault runs, which must know addresses before the processes
+ * Ports for tests and fault runs, which must know addresses before the processes
  * that use them start. Port 0 would give a port from the kernel's ephemeral range, which any
  * outgoing connection may take in the meantime (a flaky EADDRINUSE, seen in CI); these come
  * from below that range, are checked free by binding, and are never handed out twice by one

@@ -4,8 +4,8 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type * as LoadFloorModule from "./load-floor.js";
 
-// The floor forks dist/bench/generator-process.js, which `npm test` builds before the tests.
-const { measureLoadFloor } = (await import(path.resolve(import.meta.dirname, "../../dist/bench/load-floor.js"))) as typeof LoadFloorModule;
+// The floor forks bench/dist/generator-process.js, which `npm test` builds before the tests.
+const { measureLoadFloor } = (await import(path.resolve(import.meta.dirname, "../dist/load-floor.js"))) as typeof LoadFloorModule;
 
 const folder = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-load-floor-test-"));
 afterAll(() => fs.rmSync(folder, { recursive: true, force: true }));

@@ -4,8 +4,8 @@
  * buckets, so a percentile is within 0.8% of the true value at any magnitude. Histograms from
  * several generator processes merge by adding their counts.
  */
-import { assert } from "../util/assert.js";
-import { BENCH_LATENCY_US_MAX } from "../util/limits.js";
+import { assert } from "./assert.js";
+import { BENCH_LATENCY_US_MAX } from "./limits.js";
 
 const SUB_BUCKET_BITS = 8;
 const SUB_BUCKETS = 1 << SUB_BUCKET_BITS;

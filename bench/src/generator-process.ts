@@ -15,7 +15,7 @@ import net from "node:net";
 import { LoadGenerator, type GeneratorResult, type GeneratorSpec } from "./generator.js";
 import { runLoadFloorFollower, runLoadFloorLeader } from "./load-floor.js";
 import { runFloorFollower, runFloorLeader, runServiceFloorLeader } from "./replication-floor.js";
-import { BENCH_PROGRESS_INTERVAL_MS } from "../util/limits.js";
+import { BENCH_PROGRESS_INTERVAL_MS } from "./limits.js";
 
 export type ToGenerator =
   | { readonly type: "start"; readonly spec: GeneratorSpec; readonly fill?: readonly [number, number] }

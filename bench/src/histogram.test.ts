@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../util/rng.js";
+import { SeededRandom } from "./random.js";
 import { Histogram } from "./histogram.js";
 
 function exactQuantile(sorted: readonly number[], q: number): number {
@@ -17,11 +17,11 @@ describe("Histogram", () => {
   });
 
   it("keeps every percentile within 1% of the exact one across six orders of magnitude", () => {
-    const rng = new Rng(42);
+    const random = new SeededRandom(42);
     const histogram = new Histogram();
     const values: number[] = [];
     for (let i = 0; i < 50_000; i++) {
-      const value = Math.floor(Math.exp(rng.float() * Math.log(5_000_000)));
+      const value = Math.floor(Math.exp(random.float() * Math.log(5_000_000)));
       values.push(value);
       histogram.record(value);
     }
@@ -34,12 +34,12 @@ describe("Histogram", () => {
   });
 
   it("merges by adding counts: two halves give the whole", () => {
-    const rng = new Rng(7);
+    const random = new SeededRandom(7);
     const whole = new Histogram();
     const left = new Histogram();
     const right = new Histogram();
     for (let i = 0; i < 10_000; i++) {
-      const value = rng.int(0, 200_000);
+      const value = random.int(0, 200_000);
       whole.record(value);
       (i % 2 === 0 ? left : right).record(value);
     }

@@ -8,19 +8,17 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { runBench } from "./bench.js";
 import { htmlReport } from "./html-report.js";
 import { BenchUsageError, parseBenchArgs, USAGE } from "./options.js";
+import { RESULTS_DIR } from "./paths.js";
 import { evaluateTargetsOverRounds, formatReport, formatRoundsSummary } from "./report.js";
 import type { BenchReport } from "./results.js";
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 async function main(argv: readonly string[]): Promise<number> {
   let options;
   try {
-    options = parseBenchArgs(argv, path.join(REPO_ROOT, "bench/results"));
+    options = parseBenchArgs(argv, RESULTS_DIR);
   } catch (error) {
     if (!(error instanceof BenchUsageError)) throw error;
     process.stderr.write(`bench: ${error.message}\n\n${USAGE}`);

@@ -3,7 +3,7 @@
  * their size first (`needsKeysOf`), so the harness loads the key space before them; writes do
  * not care what is there.
  */
-import { BENCH_KEYS } from "../util/limits.js";
+import { BENCH_KEYS } from "./limits.js";
 import type { ReadConsistency } from "./requests.js";
 
 export type WorkloadKind = "write" | "read" | "mixed";

@@ -5,7 +5,7 @@
  * bytes of an error response, which say what went wrong. Malformed or oversized input is a
  * ResponseProtocolError, never an unbounded buffer.
  */
-import { BENCH_CHUNK_LINE_BYTES_MAX, BENCH_ERROR_BODY_BYTES_MAX, BENCH_RESPONSE_HEAD_BYTES_MAX } from "../util/limits.js";
+import { BENCH_CHUNK_LINE_BYTES_MAX, BENCH_ERROR_BODY_BYTES_MAX, BENCH_RESPONSE_HEAD_BYTES_MAX } from "./limits.js";
 
 export class ResponseProtocolError extends Error {
   override name = "ResponseProtocolError";

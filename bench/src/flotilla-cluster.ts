@@ -7,13 +7,12 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { BENCH_CLUSTER_READY_TIMEOUT_MS } from "../util/limits.js";
-import { controlRequest, freePort, ServerProcess, sleep } from "./server-process.js";
+import { BENCH_CLUSTER_READY_TIMEOUT_MS } from "./limits.js";
+import { CLI_PATH, PRODUCT_DIST, REPO_ROOT } from "./paths.js";
+import { freePort } from "./ports.js";
+import { controlRequest, ServerProcess, sleep } from "./server-process.js";
 import type { ClusterOptions, SystemCluster } from "./system.js";
 
-const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const CLI_PATH = path.join(DIST, "cli/main.js");
 
 export async function startFlotillaCluster(options: ClusterOptions): Promise<SystemCluster> {
   if (!fs.existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build first`);
@@ -81,14 +80,14 @@ async function flotillaLeader(nodes: readonly ServerProcess[]): Promise<string> 
 function flotillaVersion(): string {
   let version = "unknown";
   try {
-    version = (JSON.parse(fs.readFileSync(path.join(DIST, "../package.json"), "utf8")) as { version?: string }).version ?? version;
+    version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { version?: string }).version ?? version;
   } catch {
     // not in a checkout or package: the version stays unknown
   }
   try {
-    const git = (args: string[]): string => execFileSync("git", args, { cwd: DIST, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const git = (args: string[]): string => execFileSync("git", args, { cwd: PRODUCT_DIST, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
     // Only a checkout's own dist/ is described by its commit (not a copy built elsewhere inside it).
-    if (path.relative(git(["rev-parse", "--show-toplevel"]), DIST) !== "dist") return version;
+    if (path.relative(git(["rev-parse", "--show-toplevel"]), PRODUCT_DIST) !== "dist") return version;
     const dirty = git(["status", "--porcelain", "--untracked-files=no"]).length > 0;
     return `${version} (${git(["rev-parse", "--short", "HEAD"])}${dirty ? "+changes" : ""})`;
   } catch {

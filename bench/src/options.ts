@@ -1,6 +1,6 @@
 /** The command line of `npm run bench`, checked before anything starts. */
 import { parseArgs } from "node:util";
-import { BENCH_CONNECTIONS_MAX, BENCH_GENERATORS_MAX, BENCH_MEMORY_KEYS_DEFAULT, BENCH_ROUNDS_MAX } from "../util/limits.js";
+import { BENCH_CONNECTIONS_MAX, BENCH_GENERATORS_MAX, BENCH_MEMORY_KEYS_DEFAULT, BENCH_ROUNDS_MAX } from "./limits.js";
 import { selectWorkloads, type Workload } from "./workloads.js";
 
 export class BenchUsageError extends Error {

@@ -5,7 +5,7 @@
  * A connection that fails or is closed by the server reconnects on the next request.
  */
 import net from "node:net";
-import { assert } from "../util/assert.js";
+import { assert } from "./assert.js";
 import { ResponseParser, type ParsedResponse } from "./http-response.js";
 
 export class ConnectionError extends Error {

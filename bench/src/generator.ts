@@ -7,9 +7,9 @@
  * "fill" mode instead puts a range of keys once each (retrying failures), to load data before
  * read workloads or for the memory measurement.
  */
-import { assert } from "../util/assert.js";
-import { BENCH_CONNECTIONS_MAX, BENCH_DRAIN_TIMEOUT_MS, BENCH_ERROR_KINDS_MAX, BENCH_FILL_ATTEMPTS_MAX, BENCH_REQUEST_TIMEOUT_MS } from "../util/limits.js";
-import { Rng } from "../util/rng.js";
+import { assert } from "./assert.js";
+import { BENCH_CONNECTIONS_MAX, BENCH_DRAIN_TIMEOUT_MS, BENCH_ERROR_KINDS_MAX, BENCH_FILL_ATTEMPTS_MAX, BENCH_REQUEST_TIMEOUT_MS } from "./limits.js";
+import { SeededRandom } from "./random.js";
 import { Histogram, type HistogramData } from "./histogram.js";
 import { HttpConnection } from "./http-connection.js";
 import { requestSet, type BenchRequest, type ReadConsistency, type RequestSet, type SystemKind } from "./requests.js";
@@ -51,7 +51,7 @@ export class LoadGenerator {
   readonly #spec: GeneratorSpec;
   readonly #connections: HttpConnection[];
   readonly #requests: Map<string, RequestSet>;
-  readonly #rng: Rng;
+  readonly #random: SeededRandom;
   readonly #reads = new Histogram();
   readonly #writes = new Histogram();
   readonly #errors = new Map<string, number>();
@@ -76,7 +76,7 @@ export class LoadGenerator {
     for (const target of new Set(spec.targets)) {
       this.#requests.set(target, requestSet({ system: spec.system, keyPrefix: spec.keyPrefix, keyCount: spec.keyCount, valueBytes: spec.valueBytes, consistency: spec.consistency, host: target }));
     }
-    this.#rng = new Rng(spec.seed);
+    this.#random = new SeededRandom(spec.seed);
   }
 
   /** Connects every connection (so that connecting is not part of any measurement). */
@@ -128,8 +128,8 @@ export class LoadGenerator {
     const keyCount = this.#spec.keyCount;
     const readFraction = this.#spec.readFraction;
     while (!this.#stopping) {
-      const isRead = readFraction === 1 || (readFraction > 0 && this.#rng.chance(readFraction));
-      const key = this.#rng.int(0, keyCount);
+      const isRead = readFraction === 1 || (readFraction > 0 && this.#random.chance(readFraction));
+      const key = this.#random.int(0, keyCount);
       await this.#issue(connection, isRead ? requests.read(key) : requests.write(key), isRead ? this.#reads : this.#writes);
     }
   }

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-/** `node dist/bench/profile-cli.js FILE.cpuprofile... [--top N]`: where each profiled process spent its CPU time. */
+/** `node bench/dist/profile-cli.js FILE.cpuprofile... [--top N]`: where each profiled process spent its CPU time. */
 import { parseArgs } from "node:util";
 import { formatProfile, readProfile, summarizeProfile } from "./profile-summary.js";
 
-const USAGE = "usage: node dist/bench/profile-cli.js FILE.cpuprofile... [--top N]\n";
+const USAGE = "usage: node bench/dist/profile-cli.js FILE.cpuprofile... [--top N]\n";
 let parsed;
 try {
   parsed = parseArgs({ options: { top: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });

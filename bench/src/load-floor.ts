@@ -32,7 +32,7 @@ import path from "node:path";
 import { GeneratorPool } from "./generator-pool.js";
 import { cpuSecondsOf } from "./proc-stats.js";
 import { FLOOR_KEYS, FLOOR_VALUE_BYTES, openFloorKv, withFloorCluster } from "./replication-floor.js";
-import { KV_DEFERRED_COMMIT_ENTRIES_MAX, NODE_TICK_MS_DEFAULT } from "../util/limits.js";
+import { FLOOR_COMMIT_INTERVAL_MS, FLOOR_COMMIT_WRITES_MAX } from "./limits.js";
 
 const BATCH = 1;
 const COMMIT = 2;
@@ -250,7 +250,7 @@ function groupCommitLog(dir: string): { append(bytes: Uint8Array, durable: () =>
 
 /**
  * Flotilla's kv table, an upsert per write, in a transaction left open across batches and
- * committed every NODE_TICK_MS_DEFAULT or KV_DEFERRED_COMMIT_ENTRIES_MAX writes, as the node does.
+ * committed every FLOOR_COMMIT_INTERVAL_MS or FLOOR_COMMIT_WRITES_MAX writes, as the node does.
  */
 function openState(dir: string): { apply(batches: readonly Buffer[], applied: (origin: number, seq: number, revision: number) => void): void } {
   const { db, upsert } = openFloorKv(fs.mkdtempSync(path.join(dir, "state-")));
@@ -260,7 +260,7 @@ function openState(dir: string): { apply(batches: readonly Buffer[], applied: (o
     if (db.inTransaction) db.exec("COMMIT");
     uncommitted = 0;
   };
-  setInterval(commit, NODE_TICK_MS_DEFAULT).unref();
+  setInterval(commit, FLOOR_COMMIT_INTERVAL_MS).unref();
   return {
     apply(batches, applied) {
       if (!db.inTransaction) db.exec("BEGIN");
@@ -279,7 +279,7 @@ function openState(dir: string): { apply(batches: readonly Buffer[], applied: (o
           at = valueAt + valueLength;
         }
       }
-      if (uncommitted >= KV_DEFERRED_COMMIT_ENTRIES_MAX) commit();
+      if (uncommitted >= FLOOR_COMMIT_WRITES_MAX) commit();
     },
   };
 }

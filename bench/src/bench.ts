@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BENCH_CLUSTER_READY_TIMEOUT_MS, BENCH_KEYS, BENCH_PROGRESS_INTERVAL_MS } from "../util/limits.js";
+import { BENCH_CLUSTER_READY_TIMEOUT_MS, BENCH_KEYS, BENCH_PROGRESS_INTERVAL_MS } from "./limits.js";
 import { ensureEtcd, startEtcdCluster } from "./etcd-cluster.js";
 import { startFlotillaCluster } from "./flotilla-cluster.js";
 import type { GeneratorSpec } from "./generator.js";

@@ -8,7 +8,7 @@
  *   with base64 keys and values; "serializable": true for a stale read (linearizable is the default).
  * - trivial: GET / against a do-nothing server, to measure the generator's own ceiling.
  */
-import { unreachable } from "../util/assert.js";
+import { unreachable } from "./assert.js";
 
 export type SystemKind = "flotilla" | "etcd" | "trivial";
 export type ReadConsistency = "linearizable" | "stale";

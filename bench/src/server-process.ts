@@ -4,7 +4,7 @@
  * object a line), and stopped with SIGTERM (so that a CPU profile gets written), then SIGKILL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { BENCH_PROCESS_OUTPUT_BYTES_MAX, BENCH_STOP_GRACE_MS } from "../util/limits.js";
+import { BENCH_PROCESS_OUTPUT_BYTES_MAX, BENCH_STOP_GRACE_MS } from "./limits.js";
 
 /** Distinct messages counted per process; the rest are counted under one "other" entry. */
 const LOG_MESSAGES_MAX = 24;
@@ -109,8 +109,6 @@ function classify(line: string): { level: "info" | "warn" | "error" | "unstructu
   if (typeof level === "string") return { level: ["error", "fatal", "panic", "dpanic"].includes(level) ? "error" : level === "warn" ? "warn" : "info", message };
   return { level: "info", message };
 }
-
-export { freePort } from "../util/ports.js";
 
 /** A control-plane HTTP call (not on the measured path): the status and parsed JSON body, or undefined when unreachable. */
 export async function controlRequest(url: string, init: { method?: string; body?: string } = {}): Promise<{ status: number; json: unknown } | undefined> {

@@ -5,8 +5,8 @@
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { assert } from "../util/assert.js";
-import { BENCH_CLUSTER_READY_TIMEOUT_MS, BENCH_DRAIN_TIMEOUT_MS, BENCH_GENERATORS_MAX } from "../util/limits.js";
+import { assert } from "./assert.js";
+import { BENCH_CLUSTER_READY_TIMEOUT_MS, BENCH_DRAIN_TIMEOUT_MS, BENCH_GENERATORS_MAX } from "./limits.js";
 import type { GeneratorResult, GeneratorSpec } from "./generator.js";
 import type { FromGenerator, HelperMode, ToGenerator } from "./generator-process.js";
 import { Histogram } from "./histogram.js";

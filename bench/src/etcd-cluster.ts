@@ -7,8 +7,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { BENCH_CLUSTER_READY_TIMEOUT_MS } from "../util/limits.js";
-import { controlRequest, freePort, ServerProcess, sleep } from "./server-process.js";
+import { BENCH_CLUSTER_READY_TIMEOUT_MS } from "./limits.js";
+import { freePort } from "./ports.js";
+import { controlRequest, ServerProcess, sleep } from "./server-process.js";
 import type { ClusterOptions, SystemCluster } from "./system.js";
 
 export type EtcdAvailability = { readonly binary: string } | { readonly skipped: string };

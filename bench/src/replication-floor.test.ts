@@ -7,8 +7,8 @@ import type * as GeneratorPool from "./generator-pool.js";
 import { HttpConnection } from "./http-connection.js";
 import type * as ReplicationFloor from "./replication-floor.js";
 
-// The probe forks dist/bench/generator-process.js, which `npm test` builds before the tests.
-const dist = (file: string): string => path.resolve(import.meta.dirname, "../../dist/bench", file);
+// The probe forks bench/dist/generator-process.js, which `npm test` builds before the tests.
+const dist = (file: string): string => path.resolve(import.meta.dirname, "../dist", file);
 const { measureReplicationFloor, measureServiceFloor, runServiceFloorLeader } = (await import(dist("replication-floor.js"))) as typeof ReplicationFloor;
 const { startHelper } = (await import(dist("generator-pool.js"))) as typeof GeneratorPool;
 
