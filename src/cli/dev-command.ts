@@ -1,7 +1,8 @@
 /**
  * `flotilla dev --nodes N`: a whole cluster on loopback for development. Each node is a real
  * `flotilla start` child process (so a crash or SIGKILL of one is a real crash); their logs are
- * streamed with a `[id]` prefix; Ctrl-C stops them all, with SIGTERM first.
+ * streamed with a `[id]` prefix; Ctrl-C stops them all, with SIGTERM first, and they stop with
+ * the runner however it ends.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -48,11 +49,12 @@ export async function runDev(argv: readonly string[], io: Io): Promise<number> {
   io.stdout.write(`  try: flotilla status --endpoints ${nodes.map((n) => n.client).join(",")}\n`);
   const children = nodes.map((node) => startChild(main, node, io));
   const allExited = Promise.all(children.map((child) => child.exited));
-  const outcome = await Promise.race([stop.then(() => "stop" as const), allExited.then(() => "exited" as const)]);
-  if (outcome === "exited") {
+  const outcome = await Promise.race([stop, allExited.then(() => undefined)]);
+  if (outcome === undefined) {
     io.stderr.write("flotilla dev: every node has exited\n");
     return EXIT_FAILED;
   }
+  io.stdout.write(`flotilla dev: stopping every node (${outcome})\n`);
   await stopAll(children);
   return EXIT_OK;
 }
@@ -63,8 +65,13 @@ interface Child {
   readonly exited: Promise<void>;
 }
 
+/**
+ * Each node in its own process group, so a Ctrl-C in the terminal reaches the runner alone,
+ * which stops the nodes in order; and with an IPC channel that nothing is sent on: when the
+ * runner ends, even by SIGKILL, the channel closes and the node stops cleanly (stop-request.ts).
+ */
 function startChild(main: string, node: DevNode, io: Io): Child {
-  const child = spawn(process.execPath, [main, ...node.args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [main, ...node.args], { stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
   prefixLines(child.stdout!, `[${node.id}] `, io.stdout);
   prefixLines(child.stderr!, `[${node.id}] `, io.stderr);
   const exited = new Promise<void>((resolve) => {

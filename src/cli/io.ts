@@ -9,7 +9,10 @@ export interface OutputStream {
 export interface Io {
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
-  /** Resolves when the user asks the process to stop (SIGINT/SIGTERM): `start` and `dev` wait on it. */
+  /**
+   * Resolves, with what asked, when the process is asked to stop: SIGINT/SIGTERM, or its parent
+   * went away (stop-request.ts). `start`, `dev` and `torture` wait on it.
+   */
   waitForStop(): Promise<string>;
 }
 

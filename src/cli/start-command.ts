@@ -113,9 +113,9 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
     return EXIT_FAILED;
   }
   heapTuningServing();
-  const signal = await stop;
+  const reason = await stop;
   const log = logger.child({ node: plan.node.id });
-  log.info({ signal }, "stopping");
+  log.info({ reason }, "stopping");
   try {
     await running.close();
   } catch (error) {
