@@ -8,7 +8,15 @@ import type { Io } from "./io.js";
 // A node runs for a long time: its heap is bounded before anything big is loaded (heap-tuning.ts).
 if (process.argv[2] === "start") applyHeapTuning(planHeapTuning(process.execArgv, process.env.NODE_OPTIONS));
 
-const io: Io = { stdout: process.stdout, stderr: process.stderr, waitForStop: () => waitForStopRequest() };
+const io: Io = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  // Made only when a command reads it (put KEY -, txn): an unread stdin is left alone.
+  get stdin() {
+    return process.stdin;
+  },
+  waitForStop: () => waitForStopRequest(),
+};
 
 // A closed pipe on stdout (`flotilla ls | head`) is not an error worth a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
