@@ -439,7 +439,7 @@ describe.skipIf(!fs.existsSync(MAIN))("the built executable", () => {
     const args = ["start", "--data", dataDir, "--client", `127.0.0.1:${await freePort()}`, "--peer", `127.0.0.1:${await freePort()}`, ...extraArgs];
     const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "inherit"] });
     let output = "";
-    const exited = new Promise((resolve) => child.once("exit", resolve));
+    const exited = new Promise((resolve) => child.once("close", resolve)); // every line read by then
     await new Promise<void>((resolve) =>
       child.stdout!.on("data", (chunk: Buffer) => {
         output += chunk.toString("utf8");

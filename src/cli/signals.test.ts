@@ -46,7 +46,8 @@ function startProcess(command: string, args: readonly string[], options: { cwd?:
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // "close", not "exit": every line the process wrote has been read by then.
+  const exit = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   const handle = { child, exit, output: () => output };
   started.push(handle);
   return handle;
@@ -125,6 +126,7 @@ describe.skipIf(!fs.existsSync(MAIN) || process.platform !== "linux")("stopping 
     npm.child.kill("SIGTERM");
     await waitFor("npm to exit", () => npm.child.exitCode !== null || npm.child.signalCode !== null, STOP_WAIT_MS, npm.output);
     await expectAllGone(dataDir, [client, peer], npm.output);
+    await npm.exit;
     expect(npm.output()).toContain('"msg":"stopped"');
   });
 
