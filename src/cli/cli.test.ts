@@ -115,6 +115,11 @@ describe("usage errors exit 2 with one line on stderr", () => {
     });
   }
 
+  it("a usage error points at that command's own usage", async () => {
+    expect((await cli(["put", "k"])).err).toBe("flotilla put: missing VALUE (or - to read it from standard input, or --file PATH) (see flotilla put --help)\n");
+    expect((await cli(["frobnicate"])).err).toBe('flotilla frobnicate: unknown command "frobnicate" (see flotilla help)\n');
+  });
+
   it("no command at all prints the usage and exits 2", async () => {
     const result = await cli([]);
     expect(result.code).toBe(2);

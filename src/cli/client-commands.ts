@@ -63,6 +63,7 @@ async function put(client: Client, parsed: Parsed, io: Io): Promise<number> {
   const ifModRevision = integerOption(parsed, "if-mod-revision");
   const lease = leaseOption(parsed);
   const source = file ?? (valueArgument === "-" ? "-" : undefined);
+  if (source === "-" && io.stdin?.isTTY === true) io.stderr.write("flotilla put: reading the value from standard input; end it with Ctrl-D\n");
   const value = source === undefined ? valueArgument! : await readInput(io, source, "the value", CLI_VALUE_INPUT_BYTES_MAX);
   const answer = await client.put(key, value, { ...(ifModRevision === undefined ? {} : { ifModRevision }), ...(lease === undefined ? {} : { lease }) });
   printJson(io, answer);

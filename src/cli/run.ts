@@ -13,7 +13,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     return await dispatch(command, rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`flotilla${command === undefined ? "" : ` ${command}`}: ${error.message} (see flotilla help)\n`);
+      const pointer = command !== undefined && Object.hasOwn(COMMAND_USAGE, command) && command !== "help" ? `flotilla ${command} --help` : "flotilla help";
+      io.stderr.write(`flotilla${command === undefined ? "" : ` ${command}`}: ${error.message} (see ${pointer})\n`);
       return EXIT_USAGE;
     }
     io.stderr.write(`flotilla${command === undefined ? "" : ` ${command}`}: unexpected error: ${String((error as Error).message ?? error).split("\n")[0]}\n`);
