@@ -64,10 +64,14 @@ describe("round trips", () => {
     expect(Object.keys(kv).sort()).toEqual(["createRevision", "key", "lease", "modRevision", "revision", "value", "version"]);
 
     const bytes = new Uint8Array([0, 255, 128, 10]);
-    await client.put("bin", bytes, { lease: 9 });
+    await client.put("bin", bytes, { lease: 0 });
     const stored = await client.get("bin", { consistency: "stale" });
     expect(stored.value).toEqual(bytes);
-    expect(stored.lease).toBe(9);
+    expect(stored.lease).toBe(0);
+    // Leases do not exist yet: a lease id is refused, not stored with an expiry that never comes.
+    const refused = (await client.put("bin", "other", { lease: 9 }).catch((e: unknown) => e)) as FlotillaError;
+    expect(refused).toMatchObject({ status: 400, code: "bad_request", message: expect.stringContaining("leases are not available yet") });
+    expect((await client.get("bin")).value).toEqual(bytes);
   });
 
   it("throws 404 not_found with the revision for a missing key; find answers null", async () => {

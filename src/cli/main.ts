@@ -2,27 +2,21 @@
 /** The `flotilla` executable (package.json bin): binds run() to this process. */
 import { applyHeapTuning, planHeapTuning } from "./heap-tuning.js";
 import { run } from "./run.js";
+import { waitForStopRequest } from "./stop-request.js";
 import type { Io } from "./io.js";
 
 // A node runs for a long time: its heap is bounded before anything big is loaded (heap-tuning.ts).
 if (process.argv[2] === "start") applyHeapTuning(planHeapTuning(process.execArgv, process.env.NODE_OPTIONS));
 
-/** The first SIGINT/SIGTERM asks for a clean stop; a second one exits at once. */
-function waitForStop(): Promise<string> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.removeListener("SIGINT", onSignal);
-      process.removeListener("SIGTERM", onSignal);
-      process.once("SIGINT", () => process.exit(130));
-      process.once("SIGTERM", () => process.exit(143));
-      resolve(signal);
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
-  });
-}
-
-const io: Io = { stdout: process.stdout, stderr: process.stderr, waitForStop };
+const io: Io = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  // Made only when a command reads it (put KEY -, txn): an unread stdin is left alone.
+  get stdin() {
+    return process.stdin;
+  },
+  waitForStop: () => waitForStopRequest(),
+};
 
 // A closed pipe on stdout (`flotilla ls | head`) is not an error worth a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {

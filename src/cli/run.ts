@@ -4,7 +4,7 @@
  * simulator load them on demand, so `flotilla get` starts fast and loads no database code.
  */
 import { CLIENT_COMMANDS, runClientCommand } from "./client-commands.js";
-import { USAGE } from "./help.js";
+import { COMMAND_USAGE, USAGE } from "./help.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type Io } from "./io.js";
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
@@ -13,7 +13,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     return await dispatch(command, rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`flotilla${command === undefined ? "" : ` ${command}`}: ${error.message} (see flotilla help)\n`);
+      const pointer = command !== undefined && Object.hasOwn(COMMAND_USAGE, command) && command !== "help" ? `flotilla ${command} --help` : "flotilla help";
+      io.stderr.write(`flotilla${command === undefined ? "" : ` ${command}`}: ${error.message} (see ${pointer})\n`);
       return EXIT_USAGE;
     }
     io.stderr.write(`flotilla${command === undefined ? "" : ` ${command}`}: unexpected error: ${String((error as Error).message ?? error).split("\n")[0]}\n`);
@@ -26,15 +27,12 @@ async function dispatch(command: string | undefined, argv: readonly string[], io
     io.stderr.write(USAGE);
     return EXIT_USAGE;
   }
-  if (command === "help" || command === "--help" || command === "-h") {
-    io.stdout.write(USAGE);
-    return EXIT_OK;
-  }
-  if (argv.includes("--help") || argv.includes("-h")) {
+  if (command === "help" || command === "--help" || command === "-h") return help(argv[0], io);
+  const beforeDashes = argv.indexOf("--") === -1 ? argv : argv.slice(0, argv.indexOf("--"));
+  if (beforeDashes.includes("--help") || beforeDashes.includes("-h")) {
     if (command === "sim") return runSim(argv, io);
     if (command === "torture") return runTorture(argv, io);
-    io.stdout.write(USAGE);
-    return EXIT_OK;
+    return help(command, io);
   }
   if (Object.hasOwn(CLIENT_COMMANDS, command)) return runClientCommand(command, argv, io);
   switch (command) {
@@ -49,6 +47,20 @@ async function dispatch(command: string | undefined, argv: readonly string[], io
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+/** The usage of every command, or of one (sim and torture print their own). */
+async function help(asked: string | undefined, io: Io): Promise<number> {
+  const command = asked === "--help" || asked === "-h" ? "help" : asked;
+  if (command === undefined) {
+    io.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  if (command === "sim") return runSim(["--help"], io);
+  if (command === "torture") return runTorture(["--help"], io);
+  if (!Object.hasOwn(COMMAND_USAGE, command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  io.stdout.write(COMMAND_USAGE[command]!);
+  return EXIT_OK;
 }
 
 async function runSim(argv: readonly string[], io: Io): Promise<number> {

@@ -1,5 +1,6 @@
 /** `flotilla start`: one node in the foreground until SIGTERM/SIGINT, then a clean close. */
 import path from "node:path";
+import type { Logger } from "pino";
 import type { NodeTuning, StartNodeOptions } from "../server/start.js";
 import { parseHostPort } from "../server/address.js";
 import { heapTuningServing } from "./heap-tuning.js";
@@ -23,6 +24,7 @@ export const START_OPTIONS = {
   discover: { type: "string" },
   expect: { type: "string" },
   "log-level": { type: "string" },
+  "log-format": { type: "string" },
   // Extensions for tests and tuning (the node's defaults otherwise):
   "tick-ms": { type: "string" },
   "election-timeout-ticks": { type: "string" },
@@ -44,9 +46,13 @@ const TUNING_OPTIONS = {
   "snapshot-catchup-entries": "snapshotCatchupEntries",
 } as const satisfies Record<string, keyof NodeTuning>;
 
+export type LogFormat = "json" | "pretty";
+
 export interface StartPlan {
   readonly node: Omit<StartNodeOptions, "logger">;
   readonly logLevel: string;
+  /** As asked for; absent: pretty when stdout is a terminal, json otherwise. */
+  readonly logFormat?: LogFormat;
 }
 
 /** The environment variable read when --join-token is not given (keeps the secret out of `ps`). */
@@ -76,6 +82,7 @@ export function planStart(argv: readonly string[], env: Readonly<Record<string, 
   if (joinToken !== undefined && !/^[\x21-\x7e]{1,1024}$/.test(joinToken)) throw new UsageError("--join-token must be 1..1024 printable ASCII characters without spaces");
   const logLevel = stringOption(parsed, "log-level") ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(logLevel)}`);
+  const logFormat = logFormatOption(parsed);
   const advertiseClient = stringOption(parsed, "advertise-client");
   const node: Omit<StartNodeOptions, "logger"> = {
     id,
@@ -90,7 +97,14 @@ export function planStart(argv: readonly string[], env: Readonly<Record<string, 
     ...(discoverName === undefined ? {} : { discover: { clusterName: discoverName, ...(expect === undefined ? {} : { expect }) } }),
     ...tuning(parsed),
   };
-  return { node, logLevel };
+  return logFormat === undefined ? { node, logLevel } : { node, logLevel, logFormat };
+}
+
+/** --log-format json|pretty (start and dev). */
+export function logFormatOption(parsed: Parsed): LogFormat | undefined {
+  const format = stringOption(parsed, "log-format");
+  if (format === undefined || format === "json" || format === "pretty") return format;
+  throw new UsageError(`--log-format must be json or pretty, not ${JSON.stringify(format)}`);
 }
 
 function tuning(parsed: Parsed): { tuning?: NodeTuning } {
@@ -106,8 +120,7 @@ function tuning(parsed: Parsed): { tuning?: NodeTuning } {
 export async function runStart(argv: readonly string[], io: Io): Promise<number> {
   const plan = planStart(argv);
   const stop = io.waitForStop(); // armed now: a signal during startup stops the node as soon as it is up
-  const [{ startNode }, { pino }] = await Promise.all([import("../server/start.js"), import("pino")]);
-  const logger = pino({ level: plan.logLevel });
+  const [{ startNode }, logger] = await Promise.all([import("../server/start.js"), makeLogger(plan, io)]);
   // The node may end on its own: a fatal error (it must not go on) or its removal from the cluster.
   let endedOnItsOwn!: (outcome: { readonly exitCode: number; readonly line: string }) => void;
   const ended = new Promise<{ readonly exitCode: number; readonly line: string }>((resolve) => (endedOnItsOwn = resolve));
@@ -124,14 +137,14 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
     return EXIT_FAILED;
   }
   heapTuningServing();
-  const outcome = await Promise.race([stop.then((signal) => ({ signal })), ended]);
+  const outcome = await Promise.race([stop.then((reason) => ({ reason })), ended]);
   if ("exitCode" in outcome) {
     io.stderr.write(`flotilla start: ${outcome.line}\n`);
     return outcome.exitCode;
   }
-  const { signal } = outcome;
+  const { reason } = outcome;
   const log = logger.child({ node: plan.node.id });
-  log.info({ signal }, "stopping");
+  log.info({ reason }, "stopping");
   try {
     await running.close();
   } catch (error) {
@@ -140,6 +153,26 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
   }
   log.info("stopped");
   return EXIT_OK;
+}
+
+/** The format asked for, or the default: lines for people on a terminal, JSON lines for machines. */
+export function logFormatFor(asked: LogFormat | undefined, stdoutIsTTY: boolean): LogFormat {
+  return asked ?? (stdoutIsTTY ? "pretty" : "json");
+}
+
+/**
+ * pino, writing JSON lines (for machines: the default when stdout is not a terminal), or
+ * pino-pretty's lines for people: `12:00:01.234 INFO (n1): became leader {"term":2}`, in colour
+ * on a terminal unless NO_COLOR is set (FORCE_COLOR asks for colour elsewhere: `flotilla dev`
+ * sets it for its nodes when it writes to a terminal itself).
+ */
+async function makeLogger(plan: StartPlan, io: Io, env: Readonly<Record<string, string | undefined>> = process.env): Promise<Logger> {
+  const { pino } = await import("pino");
+  const format = logFormatFor(plan.logFormat, io.stdout.isTTY === true);
+  if (format === "json") return pino({ level: plan.logLevel });
+  const { default: pretty } = await import("pino-pretty");
+  const colorize = env.NO_COLOR !== undefined && env.NO_COLOR !== "" ? false : env.FORCE_COLOR !== undefined ? env.FORCE_COLOR !== "0" : io.stdout.isTTY === true;
+  return pino({ level: plan.logLevel }, pretty({ colorize, singleLine: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,node", messageKey: "msg", messageFormat: "{if node}({node}) {end}{msg}" }));
 }
 
 function address(parsed: Parsed, name: string, fallback: string, portZeroAllowed: boolean): string {

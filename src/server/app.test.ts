@@ -60,9 +60,13 @@ describe("PUT /v1/kv/{key}", () => {
     expect(refused.json().error).toMatch(/does not exist/);
   });
 
-  it("stores a lease id", async () => {
-    await put("leased", "v", "?lease=42");
-    expect((await app.inject({ url: "/v1/kv/leased" })).json().lease).toBe(42);
+  it("refuses a lease id while leases do not exist (400 bad_request, nothing written); lease=0 is no lease", async () => {
+    const refused = await put("leased", "v", "?lease=5");
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toEqual({ error: "leases are not available yet: lease must be 0 (no lease) or left out, not 5", code: "bad_request" });
+    expect((await app.inject({ url: "/v1/kv/leased" })).statusCode).toBe(404);
+    expect((await put("leased", "v", "?lease=0")).statusCode).toBe(200);
+    expect((await app.inject({ url: "/v1/kv/leased" })).json().lease).toBe(0);
   });
 
   it("returns the first result for a retry with the same Idempotency-Key, applying nothing twice", async () => {
@@ -229,6 +233,16 @@ describe("POST /v1/txn", () => {
     const response = await app.inject({ method: "POST", url: "/v1/txn?encoding=base64", payload: body });
     expect(response.json().results[1].get.kvs[0].value).toBe(bytes.toString("base64"));
     expect((await app.inject({ url: "/v1/kv/b?encoding=base64" })).json().value).toBe(bytes.toString("base64"));
+  });
+
+  it("refuses a put with a lease while leases do not exist, naming it; lease 0 is no lease", async () => {
+    const body = { success: [{ put: { key: "a", value: "1", lease: 0 } }], failure: [{ put: { key: "b", value: "2", lease: 7 } }] };
+    const refused = await app.inject({ method: "POST", url: "/v1/txn", payload: body });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toEqual({ error: "leases are not available yet: failure[0].put.lease must be 0 (no lease) or left out, not 7", code: "bad_request" });
+    expect((await app.inject({ url: "/v1/kv/a" })).statusCode).toBe(404);
+    body.failure = [];
+    expect((await app.inject({ method: "POST", url: "/v1/txn", payload: body })).json()).toMatchObject({ succeeded: true, results: [{ put: { key: "a", version: 1 } }] });
   });
 
   it("accepts an empty transaction", async () => {

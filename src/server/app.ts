@@ -17,6 +17,7 @@ import { badInput, errorResponse, HttpError, tooLarge } from "./errors.js";
 import { forwardToLeader, mayForward } from "./forward.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { HttpMetrics } from "./metrics.js";
+import { drainOversizedBody, withholdContinueForOversizedBodies } from "./oversized-body.js";
 import type { RouteContext } from "./route-context.js";
 
 export interface HttpServerOptions {
@@ -66,9 +67,12 @@ export function createHttpServer(node: NodeApi, options: HttpServerOptions = {})
     }
     done();
   });
+  withholdContinueForOversizedBodies(app.server, bodyBytesMax);
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const failure = error.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? tooLarge("body_too_large", `the request body is larger than the ${bodyBytesMax} bytes this server accepts`) : error;
-    return handleError(failure, request, reply, forward, requestTimeoutMs);
+    if (error.code !== "FST_ERR_CTP_BODY_TOO_LARGE") return handleError(error, request, reply, forward, requestTimeoutMs);
+    // Fastify asked for the connection to close; once the whole body is read, it may stay open.
+    if (await drainOversizedBody(request.raw, bodyBytesMax)) reply.removeHeader("connection");
+    return handleError(tooLarge("body_too_large", `the request body is larger than the ${bodyBytesMax} bytes this server accepts`), request, reply, forward, requestTimeoutMs);
   });
   app.setNotFoundHandler(async (request, reply) => {
     sendError(reply, new HttpError(404, "route_not_found", `no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}; the routes are listed in api.md`));

@@ -108,6 +108,16 @@ export function parseCount(text: string, what: string): number {
   return value;
 }
 
+/**
+ * A lease id where one may be given (PUT's `lease`, a txn put's `lease`). Leases do not exist
+ * yet: a store that kept the id would promise an expiry that never comes, so any id but 0 (no
+ * lease) is refused until they are added.
+ */
+export function checkNoLease(lease: number | undefined, what: string): void {
+  if (lease === undefined || lease === 0) return;
+  throw badInput("bad_request", `leases are not available yet: ${what} must be 0 (no lease) or left out, not ${lease}`);
+}
+
 /** `limit`: a positive integer; above RANGE_KVS_MAX it is lowered to it (`more` tells the rest). */
 export function limitParam(query: Query): number | undefined {
   const text = query.get("limit");

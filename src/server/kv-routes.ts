@@ -6,6 +6,7 @@ import { badInput, HttpError } from "./errors.js";
 import {
   booleanParam,
   checkKey,
+  checkNoLease,
   checkPrefix,
   consistencyParam,
   countParam,
@@ -38,6 +39,7 @@ async function putKey(context: RouteContext, request: FastifyRequest): Promise<u
   const value = checkValueSize(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), "value");
   const ifModRevision = countParam(query, "ifModRevision");
   const lease = countParam(query, "lease");
+  checkNoLease(lease, "lease");
   // The usual put as a plain literal: definedFields deletes properties, which turns an object into a slow dictionary.
   const payload: PutPayload = ifModRevision === undefined && lease === undefined ? { key, value } : definedFields({ key, value, ifModRevision, lease });
   const result = await context.node.write({ type: "put", payload }, writeOptions(context, request));

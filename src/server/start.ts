@@ -84,8 +84,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let discovery = options.discover !== undefined && fresh ? startDiscovery(options, clientUrl, logger) : undefined;
   let node;
   // The handlers close everything this function opened; `close` is known once it returns.
-  let closeAll: (() => Promise<void>) | undefined;
-  const ended = (notify: () => void) => () => void (closeAll?.() ?? Promise.resolve()).finally(notify);
+  const opened: { close?: () => Promise<void> } = {};
+  const ended = (notify: () => void) => () => void (opened.close?.() ?? Promise.resolve()).finally(notify);
   try {
     const plan = discovery === undefined ? undefined : await discovery.find(options.discover?.expect);
     node = await openNode({
@@ -137,7 +137,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const rejoining = new AbortController();
   if (!fresh && options.join !== undefined) rejoin(options, node, logger, rejoining.signal);
   let closing: Promise<void> | undefined;
-  closeAll = () => {
+  const closeAll = (): Promise<void> => {
     rejoining.abort();
     // Hands leadership over before the HTTP server closes: once another node leads, this one
     // still forwards what clients send it, so a rolling restart costs clients one short pause.
@@ -145,6 +145,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       closeInOrder(async () => void (await Promise.all([http.close(), announcer?.close()])), () => node.close()),
     ));
   };
+  opened.close = closeAll;
   return {
     id: options.id,
     node,

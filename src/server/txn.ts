@@ -8,7 +8,7 @@ import { parseCommand, MalformedCommandError } from "../kv/index.js";
 import type { Compare, CompareOp, KeyOrPrefix, TxnOp, TxnOpResult, TxnPayload, TxnResult } from "../kv/index.js";
 import { TXN_COMPARES_MAX, TXN_OPS_MAX } from "../util/limits.js";
 import { badInput } from "./errors.js";
-import { checkKey, checkPrefix, expectArray, expectCount, expectObject, type ValueEncoding } from "./input.js";
+import { checkKey, checkNoLease, checkPrefix, expectArray, expectCount, expectObject, type ValueEncoding } from "./input.js";
 import { keyValueJson, valueFromJson, type KeyValueJson } from "./values.js";
 
 const COMPARE_OPS: readonly string[] = ["==", "!=", "<", ">"];
@@ -47,7 +47,10 @@ function parseOp(raw: unknown, what: string, encoding: ValueEncoding): TxnOp {
     const put = expectObject(op.put, `${what}.put`, ["key", "value", "lease"]);
     const key = checkKey(put.key, `${what}.put.key`);
     const value = valueFromJson(put.value, encoding, `${what}.put.value`);
-    return put.lease === undefined ? { put: { key, value } } : { put: { key, value, lease: expectCount(put.lease, `${what}.put.lease`) } };
+    if (put.lease === undefined) return { put: { key, value } };
+    const lease = expectCount(put.lease, `${what}.put.lease`);
+    checkNoLease(lease, `${what}.put.lease`);
+    return { put: { key, value, lease } };
   }
   if (op.get !== undefined) return { get: parseKeyOrPrefix(op.get, `${what}.get`) };
   return { delete: parseKeyOrPrefix(op.delete, `${what}.delete`) };

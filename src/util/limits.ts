@@ -372,3 +372,29 @@ assert(DISCOVERY_SETTLE_MS >= 2 * DISCOVERY_QUERY_INTERVAL_MS, "the founders wai
 assert(DISCOVERY_CLUSTER_NAME_LENGTH_MAX + "_flotilla-".length <= 63, "the service label fits one DNS label");
 assert(START_SEMI_SPACE_BYTES_MAX >= 1 * MiB && Number.isInteger(Math.log2(START_SEMI_SPACE_BYTES_MAX / MiB)), "V8 grows a semi-space from 1 MiB by doubling it");
 assert(KV_PAGE_CACHE_BYTES_DEFAULT >= 64 * KiB, "SQLite's page cache holds at least the B-tree's inner pages and one batch's dirty pages");
+
+// ---------------------------------------------------------------------------------------
+// Added by the cli branch (issue 15): the HTTP server's oversized bodies, the CLI's signals
+// and standard input. Kept apart at the end so the branches merge cleanly.
+
+/**
+ * Of a request body over the server's limit, how much more the server reads and throws away
+ * before it answers 413, so that a client still sending (Python's urllib, most simple
+ * clients) finishes and reads the answer instead of a reset connection. A body declared
+ * larger than the limit plus this is not read: the 413 goes out at once and the connection
+ * closes.
+ */
+export const HTTP_OVERSIZED_BODY_DRAIN_BYTES_MAX = 8 * MiB;
+/** Longest the server reads an oversized body for (a slow sender) before it answers 413 and closes. */
+export const HTTP_OVERSIZED_BODY_DRAIN_MS_MAX = 10_000;
+/**
+ * A second SIGINT/SIGTERM within this time of the first is the same stop request (npm passes on
+ * the Ctrl-C that the terminal already sent the node), not the "stop now" of a second signal.
+ */
+export const CLI_REPEATED_SIGNAL_WINDOW_MS = 1_000;
+/** How often a process started by npm (npx, npm run) checks that its parent still runs. */
+export const CLI_PARENT_WATCH_INTERVAL_MS = 250;
+/** Largest value `flotilla put` reads from standard input or a file: the server's value limit. */
+export const CLI_VALUE_INPUT_BYTES_MAX = VALUE_BYTES_MAX;
+/** Largest transaction `flotilla txn` reads from an argument, standard input or a file: the server's body limit. */
+export const CLI_TXN_INPUT_BYTES_MAX = BODY_BYTES_MAX;
