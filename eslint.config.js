@@ -48,7 +48,7 @@ function layerRules(layer) {
 const PURE_CORE_MESSAGE = "src/raft is a pure deterministic core: time, randomness and I/O come from its caller.";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**"] },
+  { ignores: ["dist/**", "packages/*/dist/**", "node_modules/**", "coverage/**", "bench/results/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
