@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT, CLIENT_RETRIES_DEFAULT, CLIENT_RETRY_AFTER_MS_MAX } from "../util/limits.js";
 import * as decode from "./decode.js";
-import { endpointUrl } from "./endpoints.js";
+import { endpointUrl, parseEndpointList } from "./endpoints.js";
 import { FlotillaError } from "./errors.js";
 import { HttpSender, type HttpAnswer, type HttpRequest } from "./http.js";
 import type {
@@ -217,14 +217,14 @@ export class Client {
 /** The endpoints option as base URLs: absent means DEFAULT_ENDPOINT; empty or malformed is a clear error. */
 function endpointUrls(endpoints: unknown): string[] {
   if (endpoints === undefined) return [endpointUrl(DEFAULT_ENDPOINT)];
-  const list = typeof endpoints === "string" ? endpoints.split(",").filter((part) => part.trim() !== "") : endpoints;
-  if (!Array.isArray(list)) {
+  if (typeof endpoints === "string") return parseEndpointList(endpoints);
+  if (!Array.isArray(endpoints)) {
     throw new FlotillaError(0, "invalid_endpoint", `endpoints must be a list of "HOST:PORT" or URL strings, or one comma-separated string, not ${describe(endpoints)}`);
   }
-  if (list.length === 0) {
-    throw new FlotillaError(0, "invalid_endpoint", `endpoints is empty: give at least one node, e.g. { endpoints: ["127.0.0.1:7379"] }, or leave endpoints out to use ${DEFAULT_ENDPOINT}`);
+  if (endpoints.length === 0) {
+    throw new FlotillaError(0, "invalid_endpoint", `no endpoint given: endpoints is an empty list; give at least one node, e.g. { endpoints: ["127.0.0.1:7379"] }, or leave endpoints out to use ${DEFAULT_ENDPOINT}`);
   }
-  return list.map((endpoint: unknown, i) => {
+  return endpoints.map((endpoint: unknown, i) => {
     if (typeof endpoint !== "string") throw new FlotillaError(0, "invalid_endpoint", `endpoints[${i}] must be a "HOST:PORT" or URL string, not ${describe(endpoint)}`);
     return endpointUrl(endpoint);
   });
