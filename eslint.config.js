@@ -69,7 +69,7 @@ const BENCH_RULES = [
 const PURE_CORE_MESSAGE = "src/raft is a pure deterministic core: time, randomness and I/O come from its caller.";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**", "bench/dist/**"] },
+  { ignores: ["dist/**", "packages/*/dist/**", "node_modules/**", "coverage/**", "bench/results/**", "bench/dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

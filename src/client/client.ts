@@ -30,9 +30,15 @@ import type {
   ValueInput,
 } from "./types.js";
 
+/** Where a client talks when no endpoint is given: the CLI's default, where `flotilla start` listens. */
+export const DEFAULT_ENDPOINT = "127.0.0.1:7379";
+
 export interface ClientOptions {
-  /** Nodes to talk to: "host:port" or http(s) URLs, as a list or comma-separated. */
-  readonly endpoints: readonly string[] | string;
+  /**
+   * Nodes to talk to: "host:port" or http(s) URLs, as a list or comma-separated. Absent: the
+   * local node of `flotilla start`, DEFAULT_ENDPOINT (127.0.0.1:7379). Empty: an error.
+   */
+  readonly endpoints?: readonly string[] | string;
   /** One attempt's wait for an answer; default CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT (15 s). */
   readonly timeoutMs?: number;
   /** Attempts after the first (failover, 503, 504); default CLIENT_RETRIES_DEFAULT (5). */
@@ -56,9 +62,12 @@ export class Client {
   readonly #http: HttpSender;
   readonly members: MembersApi;
 
-  constructor(options: ClientOptions) {
-    const endpoints = typeof options.endpoints === "string" ? parseEndpointList(options.endpoints) : options.endpoints.map(endpointUrl);
-    if (endpoints.length === 0) throw new FlotillaError(0, "invalid_endpoint", "a client needs at least one endpoint");
+  /** `new Client()` talks to 127.0.0.1:7379; pass `{ endpoints: ["host:port", ...] }` for a cluster. */
+  constructor(options: ClientOptions = {}) {
+    if (typeof options !== "object" || options === null || Array.isArray(options)) {
+      throw new FlotillaError(0, "invalid_argument", `new Client(options) takes an object such as { endpoints: ["127.0.0.1:7379"] }, not ${describe(options)}`);
+    }
+    const endpoints = endpointUrls(options.endpoints);
     this.#http = new HttpSender({
       endpoints,
       timeoutMs: positiveInteger(options.timeoutMs ?? CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT, "timeoutMs"),
@@ -203,6 +212,28 @@ export class Client {
   async #json(request: HttpRequest): Promise<unknown> {
     return ok(await this.#http.send(request));
   }
+}
+
+/** The endpoints option as base URLs: absent means DEFAULT_ENDPOINT; empty or malformed is a clear error. */
+function endpointUrls(endpoints: unknown): string[] {
+  if (endpoints === undefined) return [endpointUrl(DEFAULT_ENDPOINT)];
+  if (typeof endpoints === "string") return parseEndpointList(endpoints);
+  if (!Array.isArray(endpoints)) {
+    throw new FlotillaError(0, "invalid_endpoint", `endpoints must be a list of "HOST:PORT" or URL strings, or one comma-separated string, not ${describe(endpoints)}`);
+  }
+  if (endpoints.length === 0) {
+    throw new FlotillaError(0, "invalid_endpoint", `no endpoint given: endpoints is an empty list; give at least one node, e.g. { endpoints: ["127.0.0.1:7379"] }, or leave endpoints out to use ${DEFAULT_ENDPOINT}`);
+  }
+  return endpoints.map((endpoint: unknown, i) => {
+    if (typeof endpoint !== "string") throw new FlotillaError(0, "invalid_endpoint", `endpoints[${i}] must be a "HOST:PORT" or URL string, not ${describe(endpoint)}`);
+    return endpointUrl(endpoint);
+  });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "string" ? JSON.stringify(value) : typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
 }
 
 function ok(answer: HttpAnswer): unknown {

@@ -126,5 +126,5 @@ export function errorFromAnswer(answer: HttpAnswer): FlotillaError {
 }
 
 function shape(problem: string): FlotillaError {
-  return new FlotillaError(0, "invalid_response", `the server's answer does not match api.md: ${problem}`);
+  return new FlotillaError(0, "invalid_response", `the server's answer does not match docs/api.md: ${problem}`);
 }

@@ -21,7 +21,7 @@ export function endpointUrl(endpoint: string): string {
 /** Splits "a:1,b:2" (the CLI's --endpoints) and checks each. */
 export function parseEndpointList(list: string): string[] {
   const endpoints = list.split(",").map((part) => part.trim()).filter((part) => part.length > 0);
-  if (endpoints.length === 0) throw new FlotillaError(0, "invalid_endpoint", "no endpoint given");
+  if (endpoints.length === 0) throw new FlotillaError(0, "invalid_endpoint", "no endpoint given: write HOST:PORT[,HOST:PORT...]");
   return endpoints.map(endpointUrl);
 }
 

@@ -1,8 +1,9 @@
 /**
- * The typed Flotilla client (`import { Client } from "flotilla/client"`): HTTP only, against
- * api.md; it imports nothing from the server side.
+ * The typed Flotilla client (`import { Client } from "flotilla/client"`, or from the package
+ * `@flotilla/client`, built from this same source): HTTP only, against api.md; it imports
+ * nothing from the server side.
  */
-export { Client, type ClientOptions, type MembersApi } from "./client.js";
+export { Client, DEFAULT_ENDPOINT, type ClientOptions, type MembersApi } from "./client.js";
 export { FlotillaError } from "./errors.js";
 export { endpointUrl, parseEndpointList } from "./endpoints.js";
 export type {
