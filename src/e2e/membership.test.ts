@@ -6,6 +6,9 @@
  * on SIGTERM, and discovery by cluster name over mDNS between network namespaces.
  */
 import { execFile } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
@@ -128,6 +131,29 @@ describe("membership changes with real processes", () => {
     expect(cluster.node(away).output).toMatch(/was removed from the cluster: n\d refused it as a removed member; stopped/);
     expect((await cluster.client(rest).status()).term).toBe(term);
     await cluster.client(rest).put("after", "2");
+  });
+
+  it("a start that cannot take its client port changes no cluster: no ghost member after --join, no cluster founded by --bootstrap", async () => {
+    cluster = await ProcessCluster.start(3);
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", () => resolve()));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const dataDir = path.join(cluster.root, "late");
+      const joining = await cli(["start", "--id", "late", "--data", dataDir, "--client", `127.0.0.1:${port}`, "--peer", `127.0.0.1:${await freePort()}`, "--join", addresses(["n1"]).join(",")]);
+      expect(joining.code).toBe(1);
+      expect(joining.stderr).toMatch(/cannot listen for clients on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+      expect((await members(["n1"])).map((m) => m.id).sort()).toEqual(["n1", "n2", "n3"]);
+      expect(fs.existsSync(path.join(dataDir, "identity.json"))).toBe(false);
+      const founding = path.join(cluster.root, "founder");
+      const peer = `127.0.0.1:${await freePort()}`;
+      const bootstrapping = await cli(["start", "--id", "f1", "--data", founding, "--client", `127.0.0.1:${port}`, "--peer", peer, "--bootstrap", `f1=${peer}`]);
+      expect(bootstrapping.code).toBe(1);
+      expect(fs.existsSync(path.join(founding, "identity.json"))).toBe(false);
+      expect(fs.existsSync(path.join(founding, "wal")) && fs.readdirSync(path.join(founding, "wal")).length > 0 ? fs.readdirSync(path.join(founding, "wal")) : []).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
   });
 
   it("replaces a dead node with the CLI, as the README says; a change that would leave no reachable quorum is refused", async () => {

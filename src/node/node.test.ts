@@ -115,4 +115,42 @@ describe("node", () => {
     expect(new Set(versions).size).toBe(40); // each applied exactly once
     expect((await target.get("k")).kv!.version).toBe(41);
   });
+
+  it("carries membership changes, transfers and the members view from a follower to the leader over the peer connection", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
+    const nodes = await cluster(3, dir);
+    const leader = await leaderOf(nodes);
+    const [follower, other] = nodes.filter((n) => n !== leader) as [RunningNode, RunningNode];
+    // The leader's view, with each member's progress, asked of a follower.
+    const view = await follower.leaderMembers();
+    expect(view.map((m) => m.id).sort()).toEqual(["n1", "n2", "n3"]);
+    expect(view.every((m) => m.matchIndex !== undefined && m.lag !== undefined)).toBe(true);
+    expect(follower.members().every((m) => m.matchIndex === undefined)).toBe(true); // its own view has none
+    const added = await follower.addMember({ id: "n9", peer: "127.0.0.1:1", learner: true });
+    expect(added.find((m) => m.id === "n9")).toMatchObject({ voter: false, role: "learner" });
+    await expect(follower.promoteMember("n9")).rejects.toMatchObject({ code: "conflict", message: expect.stringMatching(/n9 is not caught up yet/) });
+    expect((await follower.removeMember("n9")).map((m) => m.id)).not.toContain("n9");
+    expect(await follower.transferLeadership(other.id)).toEqual({ leader: other.id });
+    expect((await leaderOf(nodes)).id).toBe(other.id);
+  });
+
+  it("a stopping leader hands leadership to a voter it heard from recently, not to one that is gone", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
+    const lines: Record<string, unknown>[] = [];
+    const recorder = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const nodes = await cluster(3, dir, { logger: recorder });
+    const leader = await leaderOf(nodes);
+    await leader.write({ type: "put", payload: { key: "k", value: encoder.encode("v") } });
+    // Equally caught up, the first follower in id order is the one a choice by lag alone picks: it goes away.
+    const [gone, alive] = nodes.filter((n) => n !== leader).sort((a, b) => (a.id < b.id ? -1 : 1)) as [RunningNode, RunningNode];
+    await gone.close();
+    running.splice(running.indexOf(gone), 1);
+    await new Promise((r) => setTimeout(r, 20 * 10 * 3)); // three election timeouts of silence (tick 20 ms, 10 ticks)
+    const started = performance.now();
+    await leader.close();
+    running.splice(running.indexOf(leader), 1);
+    expect(lines.find((line) => line.msg === "handed leadership over before stopping" && line.node === leader.id)).toMatchObject({ to: alive.id });
+    expect(alive.status().role).toBe("leader");
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
 });

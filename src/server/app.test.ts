@@ -78,6 +78,23 @@ describe("PUT /v1/kv/{key}", () => {
     const other = await put("once", "v", "", { "idempotency-key": "token-2" });
     expect(other.json()).toMatchObject({ version: 2 });
   });
+
+  it("answers 422 idempotency_key_reused, applying nothing, when a key comes back with a different request", async () => {
+    const first = await put("account/a", "100", "", { "idempotency-key": "pay-1" });
+    for (const reused of [
+      await put("account/b", "100", "", { "idempotency-key": "pay-1" }),
+      await put("account/a", "999", "", { "idempotency-key": "pay-1" }),
+      await app.inject({ method: "DELETE", url: "/v1/kv/account/a", headers: { "idempotency-key": "pay-1" } }),
+    ]) {
+      expect(reused.statusCode).toBe(422);
+      expect(reused.json()).toMatchObject({ code: "idempotency_key_reused", revision: 1 });
+      expect(reused.json().error).toMatch(/already used, for a different request .* nothing was applied/);
+    }
+    expect((await app.inject({ url: "/v1/kv/account/b" })).statusCode).toBe(404);
+    expect((await app.inject({ url: "/v1/kv/account/a" })).json()).toMatchObject({ value: "100", version: 1 });
+    // The retry of the first request still gets its own answer.
+    expect((await put("account/a", "100", "", { "idempotency-key": "pay-1" })).json()).toEqual(first.json());
+  });
 });
 
 describe("GET /v1/kv/{key}", () => {

@@ -1,20 +1,18 @@
 /**
  * createHttpServer: the HTTP API of api.md on Fastify, as a thin translation onto NodeApi.
  * Handlers parse, check, call the node and shape the answer; every error goes through one
- * error handler, which forwards not_leader to the leader or maps the error to its status.
- * Bodies are taken as raw bytes whatever their Content-Type: a value is bytes, and a follower
- * must be able to forward a request exactly as it came.
+ * error handler, which maps it to its status. What only the leader can do, the node carries to
+ * the leader itself (over its peer connection): no request is replayed over HTTP between
+ * nodes. Bodies are taken as raw bytes whatever their Content-Type: a value is bytes.
  */
-import type { IncomingMessage } from "node:http";
 import Fastify, { LogController } from "fastify";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { pino } from "pino";
-import { NodeError, type NodeApi } from "../node/api.js";
-import { BODY_BYTES_MAX, HTTP_CLOSE_IDLE_SWEEP_MS, HTTP_FORWARD_TIMEOUT_MARGIN_MS, HTTP_HEADER_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS_DEFAULT, HTTP_RETRY_AFTER_SECONDS } from "../util/limits.js";
+import type { NodeApi } from "../node/api.js";
+import { BODY_BYTES_MAX, HTTP_CLOSE_IDLE_SWEEP_MS, HTTP_HEADER_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS_DEFAULT, HTTP_RETRY_AFTER_SECONDS } from "../util/limits.js";
 import { assert } from "../util/assert.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
 import { badInput, errorResponse, HttpError, tooLarge } from "./errors.js";
-import { forwardToLeader, mayForward } from "./forward.js";
 import { registerKvRoutes } from "./kv-routes.js";
 import { HttpMetrics } from "./metrics.js";
 import { drainOversizedBody, withholdContinueForOversizedBodies } from "./oversized-body.js";
@@ -27,7 +25,10 @@ export interface HttpServerOptions {
   readonly bodyBytesMax?: number;
   /** Deadline handed to the node for each read and write; default HTTP_REQUEST_TIMEOUT_MS_DEFAULT. */
   readonly requestTimeoutMs?: number;
-  /** Forward what this node cannot serve to the leader (default true); false answers 503 not_leader. */
+  /**
+   * Let the node carry writes to the leader over its peer connection (default true); false: a
+   * follower answers 503 not_leader with the leader's client URL, for clients that go there.
+   */
   readonly forward?: boolean;
   /** The cluster's join token: when set, adding a member requires it (403 forbidden otherwise). */
   readonly joinToken?: string;
@@ -69,13 +70,13 @@ export function createHttpServer(node: NodeApi, options: HttpServerOptions = {})
   });
   withholdContinueForOversizedBodies(app.server, bodyBytesMax);
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    if (error.code !== "FST_ERR_CTP_BODY_TOO_LARGE") return handleError(error, request, reply, forward, requestTimeoutMs);
+    if (error.code !== "FST_ERR_CTP_BODY_TOO_LARGE") return handleError(error, request, reply);
     // Fastify asked for the connection to close; once the whole body is read, it may stay open.
     if (await drainOversizedBody(request.raw, bodyBytesMax)) reply.removeHeader("connection");
-    return handleError(tooLarge("body_too_large", `the request body is larger than the ${bodyBytesMax} bytes this server accepts`), request, reply, forward, requestTimeoutMs);
+    return handleError(tooLarge("body_too_large", `the request body is larger than the ${bodyBytesMax} bytes this server accepts`), request, reply);
   });
   app.setNotFoundHandler(async (request, reply) => {
-    sendError(reply, new HttpError(404, "route_not_found", `no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}; the routes are listed in api.md`));
+    sendError(reply, new HttpError(404, "route_not_found", `no route ${request.method} ${request.url.split("?")[0]!.slice(0, 200)}; the routes are listed in docs/api.md`));
   });
   registerKvRoutes(app, context);
   registerClusterRoutes(app, context);
@@ -87,17 +88,10 @@ function loggerOptions(logger: FastifyBaseLogger | false | undefined): { logger:
   return { loggerInstance: logger ?? pino({ level: "warn" }) };
 }
 
-const originalContentTypes = new WeakMap<IncomingMessage, string>();
-
-/** The Content-Type the client sent (the server parses every body as bytes; forwarding restores it). */
-export function originalContentType(request: FastifyRequest): string | undefined {
-  return originalContentTypes.get(request.raw);
-}
-
 /**
  * Every body is bytes: a PUT's value whatever its Content-Type (curl sends form-urlencoded),
- * a JSON body parsed by its handler (so malformed JSON is a clear 400, and a follower still has
- * the exact bytes to forward). An empty or odd Content-Type is not an error.
+ * a JSON body parsed by its handler (so malformed JSON is a clear 400). An empty or odd
+ * Content-Type is not an error: Fastify never sees it.
  */
 function acceptAnyBody(app: FastifyInstance, bodyBytesMax: number): void {
   app.removeAllContentTypeParsers();
@@ -105,10 +99,7 @@ function acceptAnyBody(app: FastifyInstance, bodyBytesMax: number): void {
   // Hooks on every request take a callback, not an async function: no promise per request.
   app.addHook("onRequest", (request, _reply, done) => {
     const contentType = request.raw.headers["content-type"];
-    if (contentType !== undefined) {
-      originalContentTypes.set(request.raw, contentType);
-      request.raw.headers["content-type"] = "application/octet-stream";
-    }
+    if (contentType !== undefined) request.raw.headers["content-type"] = "application/octet-stream";
     done();
   });
 }
@@ -135,32 +126,10 @@ function refuseWhileClosing(app: FastifyInstance): void {
   });
 }
 
-async function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply, forward: boolean, requestTimeoutMs: number): Promise<FastifyReply> {
-  let failure = error;
-  if (forward && error instanceof NodeError && error.code === "not_leader") {
-    try {
-      return await relayToLeader(request, reply, error, requestTimeoutMs);
-    } catch (forwardError) {
-      failure = forwardError;
-    }
-  }
-  const response = errorResponse(failure);
-  if (response.unexpected) request.log.error({ err: failure, method: request.method, url: request.url }, "unexpected error while handling a request");
-  return sendError(reply, failure);
-}
-
-async function relayToLeader(request: FastifyRequest, reply: FastifyReply, error: NodeError, requestTimeoutMs: number): Promise<FastifyReply> {
-  if (!mayForward(request.headers)) {
-    throw new HttpError(503, "no_leader", "this node is not the leader, and the request was already forwarded as often as allowed: leadership is moving, retry shortly");
-  }
-  if (error.leaderClientUrl === undefined || error.leaderClientUrl === "") {
-    throw new HttpError(503, "no_leader", `this node is not the leader and does not know the leader's client address: ${error.message}`);
-  }
-  const contentType = originalContentType(request);
-  const headers = contentType === undefined ? request.headers : { ...request.headers, "content-type": contentType };
-  const body = Buffer.isBuffer(request.body) ? request.body : undefined;
-  const relayed = await forwardToLeader({ method: request.method, url: request.raw.url ?? request.url, headers, body }, error.leaderClientUrl, requestTimeoutMs + HTTP_FORWARD_TIMEOUT_MARGIN_MS);
-  return reply.code(relayed.status).headers(relayed.headers).send(relayed.body);
+function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const response = errorResponse(error);
+  if (response.unexpected) request.log.error({ err: error, method: request.method, url: request.url }, "unexpected error while handling a request");
+  return sendError(reply, error);
 }
 
 export function sendError(reply: FastifyReply, error: unknown): FastifyReply {

@@ -22,6 +22,7 @@ export type ErrorCode =
   | "conflict"
   | "forbidden"
   | "precondition_failed"
+  | "idempotency_key_reused"
   | "no_leader"
   | "not_leader"
   | "overloaded"

@@ -5,5 +5,4 @@ export { createHttpServer, type HttpServerOptions } from "./app.js";
 export { startServer, type ServingServer } from "./listen.js";
 export { startNode, type StartNodeOptions, type RunningNode, type NodeTuning } from "./start.js";
 export { HttpError, errorResponse, type ErrorCode, type ErrorResponse } from "./errors.js";
-export { FORWARDED_HEADER, FORWARDED_TO_HEADER } from "./forward.js";
 export { parseHostPort, formatHostPort, toClientUrl, type HostPort } from "./address.js";

@@ -95,8 +95,9 @@ async function transaction(context: RouteContext, request: FastifyRequest): Prom
 }
 
 /**
- * The outcomes a write may have besides its own kind: a failed ifModRevision (412), or a retry
- * whose first result was too large to remember (it was applied once; nothing was applied now).
+ * The outcomes a write may have besides its own kind: a failed ifModRevision (412), a retry
+ * whose first result was too large to remember (it was applied once; nothing was applied now),
+ * or an Idempotency-Key reused for another request (422, as payment APIs answer; nothing applied).
  */
 function otherWriteOutcome(result: CommandResult, encoding: ValueEncoding, ifModRevision: number | undefined): unknown {
   switch (result.kind) {
@@ -107,6 +108,13 @@ function otherWriteOutcome(result: CommandResult, encoding: ValueEncoding, ifMod
       });
     case "already_applied":
       return { revision: result.revision, alreadyApplied: true, index: result.index };
+    case "idempotency_key_reused":
+      throw new HttpError(
+        422,
+        "idempotency_key_reused",
+        `this Idempotency-Key was already used, for a different request (first applied at log index ${result.index}): nothing was applied; use a new key for a new request`,
+        { revision: result.revision },
+      );
     default:
       throw new InvariantError(`the node answered a write with an unexpected ${result.kind} result`);
   }

@@ -1,5 +1,5 @@
 /** Serving the HTTP API on a socket (tests and embedders that bring their own NodeApi). */
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { NodeApi } from "../node/api.js";
 import { formatHostPort, parseHostPort, type HostPort } from "./address.js";
@@ -26,4 +26,53 @@ export async function startServer(node: NodeApi, listen: string | HostPort, opti
   const bound = app.server.address() as AddressInfo;
   const url = `http://${formatHostPort({ host: address.host, port: bound.port })}`;
   return { app, url, close: async () => void (await app.close()) };
+}
+
+/** The client port, held while the node starts, so a start that cannot serve fails before it changes any cluster. */
+export interface HeldPort {
+  readonly address: HostPort;
+  /** Lets the port go, for the HTTP server to listen on it at once. */
+  release(): Promise<void>;
+}
+
+/** The answer to a request that comes while the node is still starting (it may be joining). */
+const STARTING_ANSWER = [
+  "HTTP/1.1 503 Service Unavailable",
+  "content-type: application/json; charset=utf-8",
+  "retry-after: 1",
+  "connection: close",
+  "",
+  JSON.stringify({ error: "this node is starting: retry shortly", code: "starting" }),
+].join("\r\n");
+
+/**
+ * Binds the client listen address now (port 0: a free one), answering 503 "starting" to anyone
+ * who connects meanwhile: a taken port fails the start here, before the node joins or founds a
+ * cluster. Released just before the HTTP server listens there.
+ */
+export async function holdClientPort(listen: HostPort): Promise<HeldPort> {
+  const connections = new Set<net.Socket>();
+  const holder = net.createServer((socket) => {
+    connections.add(socket);
+    socket.on("close", () => connections.delete(socket));
+    socket.on("error", () => socket.destroy());
+    socket.end(STARTING_ANSWER, () => socket.destroy());
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.once("error", reject);
+      holder.listen(listen.port, listen.host, () => resolve());
+    });
+  } catch (error) {
+    throw new Error(`cannot listen for clients on ${formatHostPort(listen)}: ${(error as Error).message}`, { cause: error });
+  }
+  const port = (holder.address() as AddressInfo).port;
+  return {
+    address: { host: listen.host, port },
+    release: () => {
+      const closed = new Promise<void>((resolve) => holder.close(() => resolve()));
+      for (const socket of connections) socket.destroy(); // the close waits for them otherwise
+      return closed;
+    },
+  };
 }

@@ -4,14 +4,13 @@
  * replay its log); clients are let in only once it can serve them. Signals are the caller's
  * business: the CLI maps SIGTERM/SIGINT to close().
  */
-import net from "node:net";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import type { NodeApi } from "../node/api.js";
 import { checkClusterName, Discovery, openNode, readIdentity, rejoinCluster, type DiscoveryPlan, type NodeOptions, type RunningNode as OpenNode } from "../node/index.js";
 import { NODE_JOIN_TOKEN_BYTES_MAX } from "../util/limits.js";
 import { formatHostPort, parseHostPort, toClientUrl, type HostPort } from "./address.js";
-import { startServer } from "./listen.js";
+import { holdClientPort, startServer } from "./listen.js";
 import type { HttpServerOptions } from "./app.js";
 
 export interface StartNodeOptions {
@@ -75,10 +74,15 @@ export interface RunningNode {
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? pino({ level: "info" });
-  const listen = await resolvePort(parseHostPort(options.clientListen, "client listen address", { portZeroAllowed: true }));
-  const clientUrl = advertisedClientUrl(listen, options.advertiseClient);
+  const requested = parseHostPort(options.clientListen, "client listen address", { portZeroAllowed: true });
   checkJoinToken(options.joinToken);
   if (options.discover !== undefined) checkDiscoverable(options);
+  advertisedClientUrl(requested, options.advertiseClient); // checked before anything is bound
+  // Both ports are bound before this node joins or founds a cluster (the peer port by the node):
+  // a start that cannot serve fails here, leaving no cluster changed.
+  const held = await holdClientPort(requested);
+  const listen = held.address;
+  const clientUrl = advertisedClientUrl(listen, options.advertiseClient);
   // Only a node with no data looks for its cluster; one with data announces once it serves.
   const fresh = readIdentity(options.dataDir) === undefined;
   let discovery = options.discover !== undefined && fresh ? startDiscovery(options, clientUrl, logger) : undefined;
@@ -103,6 +107,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     });
   } catch (error) {
     await discovery?.close();
+    await held.release();
     throw error;
   }
   // The node tags its own lines with its id; the HTTP server's lines get the same tag here.
@@ -110,6 +115,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let server;
   try {
     const requestTimeoutMs = options.http?.requestTimeoutMs ?? options.tuning?.requestTimeoutMs;
+    await held.release();
     server = await startServer(node, listen, {
       ...options.http,
       ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
@@ -228,17 +234,4 @@ function advertisedClientUrl(listen: HostPort, advertise: string | undefined): s
     throw new Error(`the client address ${formatHostPort(listen)} listens on every interface: give an advertised client URL (--advertise-client) that other nodes and clients can reach`);
   }
   return `http://${formatHostPort(listen)}`;
-}
-
-/** Port 0 becomes a free port now, because the node must be told its client URL before it serves. */
-async function resolvePort(listen: HostPort): Promise<HostPort> {
-  if (listen.port !== 0) return listen;
-  const probe = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once("error", reject);
-    probe.listen(0, listen.host, () => resolve());
-  });
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return { host: listen.host, port };
 }

@@ -254,15 +254,8 @@ export const DISCOVERY_CLUSTER_NAME_LENGTH_MAX = 40;
 
 /** How long a request's write or read may wait in the node before it is answered 503/504. */
 export const HTTP_REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
-/** A forwarded request waits this much longer than the leader's own deadline, so the leader's answer decides. */
-export const HTTP_FORWARD_TIMEOUT_MARGIN_MS = 2_000;
-/** Times one request may be forwarded: a second hop when the leader it reached has just handed
- * leadership over (a graceful stop); more would only chase a leadership that keeps moving. */
-export const HTTP_FORWARD_HOPS_MAX = 2;
 /** While the HTTP server closes, connections that went idle are closed this often. */
 export const HTTP_CLOSE_IDLE_SWEEP_MS = 50;
-/** Largest response a follower relays from the leader: a full range answer, JSON-escaped (up to 6 characters a byte). */
-export const HTTP_FORWARD_RESPONSE_BYTES_MAX = 64 * MiB;
 /** Retry-After sent with a 503: about one election, after which a leader is usually known. */
 export const HTTP_RETRY_AFTER_SECONDS = 1;
 /** Largest request line plus headers: a 4 KiB key percent-encoded takes up to 12 KiB of URL. */
@@ -363,9 +356,8 @@ assert(EVENTS_PAGE_MAX <= EVENTS_RETAINED_MAX, "an events page is never larger t
 assert(EVENTS_PER_ROW_MAX * EVENTS_ROWS_PER_WINDOW_MIN <= EVENTS_RETAINED_MAX, "the default window spans at least EVENTS_ROWS_PER_WINDOW_MIN rows");
 assert(SIM_NODES_MIN >= 3 && SIM_NODES_MAX >= SIM_NODES_MIN, "a simulated cluster keeps at least three voters");
 assert(SIM_NODE_IDS_MAX > SIM_NODES_MAX + 1, "membership changes need fresh node ids beyond the initial members");
-assert(CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT > HTTP_REQUEST_TIMEOUT_MS_DEFAULT + HTTP_FORWARD_TIMEOUT_MARGIN_MS, "a client must outwait the server's own deadline, forwarding included");
-assert(HTTP_FORWARD_RESPONSE_BYTES_MAX > 6 * RANGE_BYTES_MAX + 1 * MiB, "a follower must relay the largest range answer, JSON-escaped (\\u0000 is 6 characters)");
-assert(CLIENT_RESPONSE_BYTES_MAX >= HTTP_FORWARD_RESPONSE_BYTES_MAX, "a client must read whatever a follower relays");
+assert(CLIENT_ATTEMPT_TIMEOUT_MS_DEFAULT > HTTP_REQUEST_TIMEOUT_MS_DEFAULT, "a client must outwait the server's own deadline");
+assert(CLIENT_RESPONSE_BYTES_MAX > 6 * RANGE_BYTES_MAX + 1 * MiB, "a client must read the largest range answer, JSON-escaped (\\u0000 is 6 characters)");
 assert(DISCOVERY_RECORD_TTL_MS >= 4 * DISCOVERY_QUERY_INTERVAL_MS, "a live node answers several queries before its record expires");
 assert(DISCOVERY_ANSWER_INTERVAL_MS_MIN < DISCOVERY_QUERY_INTERVAL_MS, "every round of queries gets an answer");
 assert(DISCOVERY_SETTLE_MS >= 2 * DISCOVERY_QUERY_INTERVAL_MS, "the founders wait for a few rounds of answers before they bootstrap");
