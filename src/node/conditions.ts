@@ -15,6 +15,8 @@ interface Waiter {
 export class Conditions {
   readonly #clock: Clock;
   readonly #waiting = new Set<Waiter>();
+  /** Marks for afterNextChange waiters: set at the next recheck, before conditions are checked. */
+  readonly #afterRecheck: (() => void)[] = [];
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -38,8 +40,20 @@ export class Conditions {
     });
   }
 
+  /**
+   * Like until(), but checked only from the next change of state on (never at once): for a
+   * retry whose condition held when it failed, so that it cannot spin without progress.
+   */
+  afterNextChange(holds: () => boolean, deadline: number, expired: () => Error): Promise<void> {
+    let changed = false;
+    const pending = this.until(() => changed && holds(), deadline, expired);
+    this.#afterRecheck.push(() => (changed = true));
+    return pending;
+  }
+
   /** The state may have changed: wake every waiter whose condition holds now. */
   recheck(): void {
+    if (this.#afterRecheck.length > 0) for (const mark of this.#afterRecheck.splice(0)) mark();
     if (this.#waiting.size === 0) return;
     for (const waiter of this.#waiting) {
       if (!waiter.holds()) continue;

@@ -69,10 +69,12 @@ export class MembershipChanges {
         return await change();
       } catch (error) {
         if (!(error instanceof ChangeInFlightError)) throw error;
+        // Raft's own applied index decides (the state machine's runs ahead of it within a Ready);
+        // and a retry waits for the state to change at least once, so it can never spin.
         const pending = ctx.driver.raft.status().pendingConfIndex;
-        const applied = (): boolean => ctx.driver.stopped || ctx.machine.appliedIndex() >= pending || ctx.leader() !== ctx.id;
+        const applied = (): boolean => ctx.driver.stopped || ctx.driver.raft.status().applied >= pending || ctx.leader() !== ctx.id;
         try {
-          await ctx.conditions.until(applied, deadline, () => error);
+          await ctx.conditions.afterNextChange(applied, deadline, () => error);
         } catch {
           throw error;
         }

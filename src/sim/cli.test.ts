@@ -57,4 +57,11 @@ describe("flotilla sim", () => {
     expect(out).toEqual([]);
     expect(err.join("")).toMatch(/usage: flotilla sim/);
   });
+
+  it("prints its usage on --help and exits 0", async () => {
+    const { out, err, io } = capture();
+    expect(await runSimCommand(["--help"], io)).toBe(0);
+    expect(out.join("")).toMatch(/^usage: flotilla sim/);
+    expect(err).toEqual([]);
+  });
 });

@@ -9,7 +9,7 @@
 import { randomInt } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { SIM_NODES_MAX, SIM_NODES_MIN, SIM_SEEDS_PER_COMMAND_MAX } from "../util/limits.js";
+import { SIM_NODES_MAX, SIM_NODES_MIN, SIM_SEED_WALL_CLOCK_MS_MAX, SIM_SEEDS_PER_COMMAND_MAX } from "../util/limits.js";
 import { formatFaults, parseFaults, SimUsageError, type FaultKind } from "./faults.js";
 import { runSeedJob, type SeedJob, type SeedSummary } from "./seed-job.js";
 
@@ -95,6 +95,10 @@ const defaultIo: SimCommandIo = {
 };
 
 export async function runSimCommand(argv: readonly string[], io: SimCommandIo = defaultIo): Promise<number> {
+  if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
   let options: SimCommandOptions;
   try {
     options = parseSimArgs(argv);
@@ -169,16 +173,28 @@ function runInWorkers(jobs: readonly SeedJob[], count: number, url: URL, record:
     const start = (): void => {
       const worker = new Worker(url);
       let current: SeedJob | undefined;
+      let watchdog: NodeJS.Timeout | undefined;
       const feed = (): void => {
         current = jobs[next++];
-        if (current !== undefined) worker.postMessage(current);
-        else void worker.terminate().then(finish);
+        if (current === undefined) return void worker.terminate().then(finish);
+        worker.postMessage(current);
+        // A seed whose run never yields (a promise chain that never ends) would hold its
+        // thread forever: it fails, and a fresh worker takes its place.
+        watchdog = setTimeout(() => {
+          if (current !== undefined) record(failedSeed(current.seed, `did not finish within ${SIM_SEED_WALL_CLOCK_MS_MAX / 1000} s: a livelock (the run stopped yielding)`));
+          current = undefined;
+          worker.removeAllListeners();
+          void worker.terminate();
+          start();
+        }, SIM_SEED_WALL_CLOCK_MS_MAX);
       };
       worker.on("message", (summary: SeedSummary) => {
+        clearTimeout(watchdog);
         record(summary);
         feed();
       });
       worker.on("error", (error) => {
+        clearTimeout(watchdog);
         if (current !== undefined) record(failedSeed(current.seed, `worker error: ${error.stack ?? error.message}`));
         current = undefined;
         finish();

@@ -132,6 +132,8 @@ export const SIM_NODE_IDS_MAX = 64;
 export const SIM_VIOLATIONS_KEPT_MAX = 50;
 /** Wall-clock budget for checking one run's history. */
 export const SIM_CHECK_TIME_BUDGET_MS = 5_000;
+/** Wall-clock time one seed may take on a worker of `flotilla sim` before it counts as a livelock (a run takes seconds). */
+export const SIM_SEED_WALL_CLOCK_MS_MAX = 120_000;
 /** Most seeds one `flotilla sim` command runs: a bound on the work a typo can start. */
 export const SIM_SEEDS_PER_COMMAND_MAX = 10_000_000;
 
