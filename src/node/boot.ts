@@ -7,7 +7,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { randomInt } from "node:crypto";
-import type { Logger } from "pino";
 import { bootstrapStorage, type MemoryStorage } from "../raft/index.js";
 import { openStorage, type Wal } from "../storage/index.js";
 import { Transport } from "../transport/index.js";
@@ -18,20 +17,13 @@ import { NodeError } from "./api.js";
 import { bootstrapClusterId, randomClusterId, readIdentity, writeIdentity } from "./identity.js";
 import { joinCluster, memberPeers, type JoinRequest } from "./join.js";
 import { DataDirLock } from "./lock.js";
+import type { NodeOptions } from "./node.js";
 import type { PeerEvents } from "./ports.js";
 import { peersInUnappliedLog, recoverStateMachine } from "./recovery.js";
 
-export interface BootOptions {
-  readonly id: string;
-  readonly dataDir: string;
-  readonly peerListen: string;
-  readonly advertisePeer?: string;
-  readonly clientUrl: string;
-  readonly bootstrap?: Readonly<Record<string, string>>;
-  readonly join?: readonly string[];
-  readonly joinToken?: string;
-  readonly backgroundCheckpoints?: boolean;
-  readonly logger: Logger;
+/** The node's options that concern its data directory, ports and cluster, and where the network's events go. */
+export interface BootOptions
+  extends Pick<NodeOptions, "id" | "dataDir" | "peerListen" | "advertisePeer" | "clientUrl" | "bootstrap" | "join" | "joinToken" | "backgroundCheckpoints" | "logger"> {
   /** Where the peer network's events go (the replica, once it exists). */
   readonly events: PeerEvents;
   /** Each of SQLite's background checkpoints, in seconds (metrics). */

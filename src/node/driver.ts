@@ -12,6 +12,7 @@ import {
   type ConfState,
   type Entry,
   type MemoryStorage,
+  type RaftConfig,
   type Message,
   type NodeId,
   type Ready,
@@ -26,18 +27,9 @@ import type { Rng } from "../util/rng.js";
 import type { Clock, DurableLog, NodeLogger, PeerNetwork, StateMachine, Timer } from "./ports.js";
 
 /** Raft's knobs a driver passes on (the simulator draws tiny flow-control limits to reach their paths). */
-export interface RaftTuning {
-  readonly electionTimeoutTicks?: number;
-  readonly heartbeatIntervalTicks?: number;
-  readonly preVote?: boolean;
-  readonly checkQuorum?: boolean;
-  readonly appendBytesMax?: number;
-  readonly inflightAppendsMax?: number;
-  readonly inflightBytesMax?: number;
-  readonly uncommittedBytesMax?: number;
-  readonly pendingReadsMax?: number;
-  readonly applyBytesMax?: number;
-}
+export type RaftTuning = Partial<
+  Pick<RaftConfig, "electionTimeoutTicks" | "heartbeatIntervalTicks" | "preVote" | "checkQuorum" | "appendBytesMax" | "inflightAppendsMax" | "inflightBytesMax" | "uncommittedBytesMax" | "pendingReadsMax" | "applyBytesMax">
+>;
 
 /** What the rest of the replica hears from its driver, in the order it happens. */
 export interface DriverEvents {

@@ -4,43 +4,31 @@
  * (node.ts, on the WAL, TCP, SQLite and real time) and the simulator (src/sim, on their twins)
  * run: there is one replica, and the simulator proves it.
  */
-import { Role, type MemoryStorage, type Message, type ReadState, type SoftState } from "../raft/index.js";
+import { Role, type Message, type ReadState, type SoftState } from "../raft/index.js";
 import type { ApplyResult, CommandBody, CommandResult, Member, RangeResult } from "../kv/index.js";
-import type { Rng } from "../util/rng.js";
 import { NodeError, type AddMemberRequest, type GetResult, type MemberStatus, type NodeRole, type NodeStatus, type RangeRequest, type ReadOptions, type WriteOptions } from "./api.js";
 import { Chores } from "./chores.js";
 import { Conditions } from "./conditions.js";
 import type { ReplicaContext, ReplicaObserver } from "./context.js";
-import { Driver, type DriverObserver, type RaftTuning } from "./driver.js";
+import { Driver, type DriverObserver, type DriverOptions } from "./driver.js";
 import { decodeForwardFrame, type ForwardFrame, type LeaderAnswer, type LeaderRequest } from "./forwarding.js";
 import { LeaderRequests } from "./leader-requests.js";
 import { MembershipChanges } from "./membership.js";
 import { PeerDirectory } from "./peers.js";
-import type { Clock, DurableLog, NodeLogger, PeerEvents, PeerNetwork, StateMachine } from "./ports.js";
+import type { PeerEvents } from "./ports.js";
 import { ReadPath } from "./reads.js";
 import { WritePath } from "./writes.js";
 import { ELECTION_TIMEOUT_TICKS_DEFAULT, NODE_LEADERLESS_LOOKUP_ELECTION_TIMEOUTS, NODE_REMOVED_STOP_DELAY_MS } from "../util/limits.js";
 
-export interface ReplicaOptions {
-  readonly id: string;
+/** The driver's ports and settings, and what the replica's own parts need besides. */
+export interface ReplicaOptions
+  extends Pick<DriverOptions, "id" | "storage" | "log" | "machine" | "network" | "clock" | "rng" | "logger" | "tickMs" | "raft" | "snapshotEntries" | "snapshotCatchupEntries"> {
   /** Unique to this life of the node (random in production, drawn from the seed in the simulator). */
   readonly bootId: string;
-  /** The log Raft reads, recovered from `log`. */
-  readonly storage: MemoryStorage;
-  readonly log: DurableLog;
-  readonly machine: StateMachine;
-  readonly network: PeerNetwork;
-  readonly clock: Clock;
-  readonly rng: Rng;
-  readonly logger: NodeLogger;
   /** This node's advertised addresses, which the membership should record. */
   readonly peerAddress: string;
   readonly clientUrl: string;
-  readonly tickMs: number;
   readonly requestTimeoutMs: number;
-  readonly raft?: RaftTuning;
-  readonly snapshotEntries: number;
-  readonly snapshotCatchupEntries: number;
   /** Peers to dial besides the applied membership's: those named in the log but not applied yet, or learned when joining. */
   readonly extraPeers?: Readonly<Record<string, string>>;
   readonly observer?: ReplicaObserver & DriverObserver;

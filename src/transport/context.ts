@@ -12,6 +12,7 @@ import {
   PEER_KEEPALIVE_DELAY_MS,
   PEER_QUEUE_BYTES_MAX,
   PEER_QUEUE_MESSAGES_MAX,
+  PEER_REFUSED_IDS_MAX,
   PEER_RECONNECT_BACKOFF_MAX_MS,
   PEER_RECONNECT_BACKOFF_MIN_MS,
   PEER_WRITE_BATCH_BYTES_MAX,
@@ -25,12 +26,6 @@ import type { Rng } from "../util/rng.js";
 import type { Faults } from "./faults.js";
 import type { TransportLogger } from "./logger.js";
 
-/**
- * Removed members whose handshakes are refused (refusePeer), remembered at most. An id is small,
- * but member churn over a cluster's life has no bound; past this the oldest refusal is forgotten
- * (logged), and that peer is then kept out only by Raft, as a non-member.
- */
-export const PEER_REFUSED_IDS_MAX = 4096;
 
 /** Every limit a Transport enforces; the defaults are the named limits of src/util/limits.ts. */
 export interface TransportLimits {

@@ -176,6 +176,12 @@ export const PEER_CONNECT_TIMEOUT_MS = 5_000;
 export const PEER_KEEPALIVE_DELAY_MS = 10_000;
 /** Inbound peer connections open at once (handshaking or established); more are closed at accept. */
 export const PEER_INBOUND_CONNECTIONS_MAX = 256;
+/**
+ * Removed members whose handshakes are refused (refusePeer), remembered at most. An id is small,
+ * but member churn over a cluster's life has no bound; past this the oldest refusal is forgotten
+ * (logged), and that peer is then kept out only by Raft, as a non-member.
+ */
+export const PEER_REFUSED_IDS_MAX = 4096;
 /** Snapshot bytes per chunk frame: large enough to stream fast, small enough to bound buffers. */
 export const SNAPSHOT_CHUNK_BYTES = 1 * MiB;
 /** Largest snapshot a node receives (it is reassembled in memory before delivery). */
