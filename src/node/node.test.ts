@@ -140,7 +140,11 @@ describe("node", () => {
     const recorder = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
     const nodes = await cluster(3, dir, { logger: recorder });
     const leader = await leaderOf(nodes);
+    // Once every member's addresses are recorded, nothing more is written: the followers stay equally caught up.
+    for (let i = 0; i < 250 && leader.members().some((m) => m.client === "" || m.lag !== 0); i++) await new Promise((r) => setTimeout(r, 20));
     await leader.write({ type: "put", payload: { key: "k", value: encoder.encode("v") } });
+    for (let i = 0; i < 250 && leader.members().some((m) => m.lag !== 0); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(leader.members().map((m) => m.lag)).toEqual([0, 0, 0]);
     // Equally caught up, the first follower in id order is the one a choice by lag alone picks: it goes away.
     const [gone, alive] = nodes.filter((n) => n !== leader).sort((a, b) => (a.id < b.id ? -1 : 1)) as [RunningNode, RunningNode];
     await gone.close();
