@@ -29,6 +29,7 @@ export async function startFlotillaCluster(options: ClusterOptions): Promise<Sys
         "start",
         ...["--id", a.id, "--data", path.join(options.root, a.id), "--client", a.client, "--peer", a.peer],
         ...["--bootstrap", bootstrap, "--log-level", "warn", ...options.extraArgs],
+        ...(options.traceDir === undefined ? [] : ["--trace", path.join(options.traceDir, `${a.id}.jsonl`)]),
       ]),
   );
   const cluster: SystemCluster = {

@@ -55,3 +55,8 @@ export const FLOOR_COMMIT_INTERVAL_MS = 100;
  * KV_DEFERRED_COMMIT_ENTRIES_MAX; limits.test.ts keeps the two equal).
  */
 export const FLOOR_COMMIT_WRITES_MAX = 1000;
+
+/** Writes of the timeline of one write (`--timeline`), after its warm-up writes. */
+export const BENCH_TIMELINE_WRITES = 300;
+/** Writes before the timeline's: connections, JIT and SQLite's caches warm up. */
+export const BENCH_TIMELINE_WARMUP_WRITES = 100;

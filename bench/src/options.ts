@@ -36,6 +36,11 @@ export interface BenchOptions {
    * over minutes weighs on both; targets are judged on the median of the rounds' ratios.
    */
   readonly rounds: number;
+  /**
+   * Instead of the workloads: the timeline of one write (timeline.ts), on a one-node and a
+   * three-node cluster, each step's median time since the leader took the request.
+   */
+  readonly timeline: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -55,6 +60,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --keep-data            keep the temporary data folder
   --rounds N             run every system N times, alternating which goes first, and judge
                          the targets on the median of the N ratios      (default 1)
+  --timeline             instead: one client's writes on a 1-node and a 3-node cluster run with
+                         --trace, and the median time of each step of a write, node by node
 `;
 
 export function parseBenchArgs(argv: readonly string[], defaultResultsDir: string): BenchOptions | "help" {
@@ -75,6 +82,7 @@ export function parseBenchArgs(argv: readonly string[], defaultResultsDir: strin
         results: { type: "string" },
         "keep-data": { type: "boolean" },
         rounds: { type: "string" },
+        timeline: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -110,6 +118,7 @@ export function parseBenchArgs(argv: readonly string[], defaultResultsDir: strin
     resultsDir: parsed.results ?? defaultResultsDir,
     keepData: parsed["keep-data"] ?? false,
     rounds: integer(parsed.rounds, "--rounds", 1, 1, BENCH_ROUNDS_MAX),
+    timeline: parsed.timeline ?? false,
   };
 }
 

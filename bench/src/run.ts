@@ -7,6 +7,7 @@
  * no operation at all, 2 on bad usage.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { runBench } from "./bench.js";
 import { htmlReport } from "./html-report.js";
@@ -14,6 +15,7 @@ import { BenchUsageError, parseBenchArgs, USAGE } from "./options.js";
 import { RESULTS_DIR } from "./paths.js";
 import { evaluateTargetsOverRounds, formatReport, formatRoundsSummary } from "./report.js";
 import type { BenchReport } from "./results.js";
+import { formatTimeline, runTimelines, type Timeline } from "./timeline.js";
 
 async function main(argv: readonly string[]): Promise<number> {
   let options;
@@ -36,6 +38,7 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   fs.mkdirSync(options.resultsDir, { recursive: true });
+  if (options.timeline) return timeline(options.resultsDir, stamp);
   const command = ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" ");
   const reports: BenchReport[] = [];
   for (let round = 1; round <= options.rounds; round++) {
@@ -64,6 +67,23 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/** `--timeline`: prints each cluster's timeline and the ratio of their client p50s, and saves them as JSON. */
+async function timeline(resultsDir: string, stamp: string): Promise<number> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-timeline-"));
+  try {
+    const timelines = await runTimelines({ root, log: (line) => process.stderr.write(`${line}\n`) });
+    for (const one of timelines) process.stdout.write(`${formatTimeline(one)}\n\n`);
+    const [single, three] = timelines as [Timeline, Timeline];
+    process.stdout.write(`3-node p50 / 1-node p50: ${(three.clientP50Ms / single.clientP50Ms).toFixed(2)}; 3-node p99 / p50: ${(three.clientP99Ms / three.clientP50Ms).toFixed(2)}\n`);
+    const file = path.join(resultsDir, `${stamp}-timeline.json`);
+    fs.writeFileSync(file, `${JSON.stringify(timelines, null, 2)}\n`);
+    process.stdout.write(`results: ${path.relative(process.cwd(), file)}\n`);
+    return 0;
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -11,6 +11,8 @@ export interface ClusterOptions {
   readonly cpuProfileDir?: string;
   /** Extra arguments for each server. */
   readonly extraArgs: readonly string[];
+  /** Flotilla only: each node writes the steps of every write (`--trace`) to <traceDir>/<id>.jsonl. */
+  readonly traceDir?: string;
 }
 
 export interface SystemCluster {

@@ -457,6 +457,23 @@ describe.skipIf(!fs.existsSync(MAIN))("the built executable", () => {
     return output.split("\n").filter((line) => line.length > 0);
   }
 
+  it("start --trace FILE writes the steps of every write as JSON lines, flushed when it stops", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-cli-trace-"));
+    const traceFile = path.join(dataDir, "trace.jsonl");
+    const client = `127.0.0.1:${await freePort()}`;
+    const child = spawn(process.execPath, [MAIN, "start", "--data", path.join(dataDir, "n1"), "--client", client, "--peer", `127.0.0.1:${await freePort()}`, "--trace", traceFile], { stdio: ["ignore", "pipe", "inherit"] });
+    const exited = new Promise((resolve) => child.once("close", resolve));
+    let output = "";
+    await new Promise<void>((resolve) => child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")).includes("serving clients") && resolve()));
+    for (let attempt = 0; attempt < 50 && (await flotilla("put", "traced", "v", "--endpoints", client)).code !== 0; attempt++) await new Promise((r) => setTimeout(r, 100));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const steps = fs.readFileSync(traceFile, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { step: string; node: string; at: number });
+    for (const step of ["http-in", "proposed", "ready", "log-sync-start", "log-sync-end", "committed", "applied", "http-out"]) expect(steps.map((s) => s.step)).toContain(step);
+    expect(steps.every((s) => s.node === "n1" && s.at > 1_600_000_000_000)).toBe(true); // milliseconds since the epoch, shared by the processes of a machine
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
   it("start --log-format pretty writes a line for people per event; without it, on a pipe, JSON lines", async () => {
     const pretty = await nodeLog(["--log-format", "pretty"]);
     expect(pretty).toContainEqual(expect.stringMatching(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: \(n1\) serving clients \{"component":"http","clientUrl":"http:\/\/127\.0\.0\.1:\d+",/));

@@ -83,8 +83,11 @@ it resumes (--bootstrap and --join are then ignored).
                                        stdout is a terminal, json otherwise)
   tuning (default: the node's): --tick-ms N --election-timeout-ticks N --heartbeat-interval-ticks N
     --request-timeout-ms N --snapshot-entries N --snapshot-catchup-entries N --no-background-checkpoints
+    --trace FILE                         the steps of every write as JSON lines (npm run bench -- --timeline reads them)
 
-Exit status: 0 stopped cleanly, 1 the node could not start or stop (one line on stderr), 2 bad usage.
+Exit status: 0 stopped cleanly, or removed from the cluster (one line on stderr says so); 1 the
+node could not start or stop (one line on stderr); 2 bad usage; 70 it stopped on a durability or
+invariant failure (a failed fsync).
 `,
   dev: `usage: flotilla dev [--nodes N] [--base-port P] [--data DIR] [--log-level LEVEL] [--log-format json|pretty]
 

@@ -34,6 +34,8 @@ export const START_OPTIONS = {
   "snapshot-catchup-entries": { type: "string" },
   // For small devices: ~12 MiB less per node, SQLite's checkpoints back on the event loop.
   "no-background-checkpoints": { type: "boolean" },
+  // The steps of every write, as JSON lines (src/node/trace.ts; `npm run bench -- --timeline` reads them).
+  trace: { type: "string" },
 } as const;
 
 /** Option name → NodeTuning field. */
@@ -53,6 +55,8 @@ export interface StartPlan {
   readonly logLevel: string;
   /** As asked for; absent: pretty when stdout is a terminal, json otherwise. */
   readonly logFormat?: LogFormat;
+  /** --trace: where the steps of every write go, as JSON lines. */
+  readonly traceFile?: string;
 }
 
 /** The environment variable read when --join-token is not given (keeps the secret out of `ps`). */
@@ -97,7 +101,9 @@ export function planStart(argv: readonly string[], env: Readonly<Record<string, 
     ...(discoverName === undefined ? {} : { discover: { clusterName: discoverName, ...(expect === undefined ? {} : { expect }) } }),
     ...tuning(parsed),
   };
-  return logFormat === undefined ? { node, logLevel } : { node, logLevel, logFormat };
+  const traceFile = stringOption(parsed, "trace");
+  if (traceFile === "") throw new UsageError("--trace needs a file to write the steps to");
+  return { node, logLevel, ...(logFormat === undefined ? {} : { logFormat }), ...(traceFile === undefined ? {} : { traceFile }) };
 }
 
 /** --log-format json|pretty (start and dev). */
@@ -119,6 +125,29 @@ function tuning(parsed: Parsed): { tuning?: NodeTuning } {
 
 export async function runStart(argv: readonly string[], io: Io): Promise<number> {
   const plan = planStart(argv);
+  const stopTracing = plan.traceFile === undefined ? undefined : await traceTo(plan.traceFile);
+  try {
+    return await runPlanned(plan, io);
+  } finally {
+    await stopTracing?.();
+  }
+}
+
+/**
+ * Appends every trace event (src/node/trace.ts) to `file` as one JSON line, buffered by the
+ * stream; the returned function flushes and closes it.
+ */
+async function traceTo(file: string): Promise<() => Promise<void>> {
+  const [{ createWriteStream }, { subscribeTrace }] = await Promise.all([import("node:fs"), import("../node/trace.js")]);
+  const out = createWriteStream(file, { flags: "a" });
+  const unsubscribe = subscribeTrace((event) => void out.write(`${JSON.stringify(event)}\n`));
+  return async () => {
+    unsubscribe();
+    await new Promise<void>((resolve) => out.end(resolve));
+  };
+}
+
+async function runPlanned(plan: StartPlan, io: Io): Promise<number> {
   const stop = io.waitForStop(); // armed now: a signal during startup stops the node as soon as it is up
   const [{ startNode }, logger] = await Promise.all([import("../server/start.js"), makeLogger(plan, io)]);
   // The node may end on its own: a fatal error (it must not go on) or its removal from the cluster.

@@ -5,6 +5,7 @@
  */
 import {
   EntryType,
+  MessageType,
   RaftNode,
   Role,
   applyChange,
@@ -25,6 +26,7 @@ import { assert } from "../util/assert.js";
 import { afterPromiseChains } from "../util/microtasks.js";
 import type { Rng } from "../util/rng.js";
 import type { Clock, DurableLog, NodeLogger, PeerNetwork, StateMachine, Timer } from "./ports.js";
+import { trace, tracing } from "./trace.js";
 
 /** Raft's knobs a driver passes on (the simulator draws tiny flow-control limits to reach their paths). */
 export type RaftTuning = Partial<
@@ -160,7 +162,18 @@ export class Driver {
 
   receive(message: Message): void {
     if (this.#stopped) return;
+    if (tracing()) this.#traceReceive(message);
     this.#guard(() => this.raft.step(message));
+  }
+
+  #traceReceive(message: Message): void {
+    const at = this.#clock.now();
+    const node = this.#options.id;
+    if (message.type === MessageType.Append && message.entries.length > 0) {
+      trace({ at, node, step: "append-received", peer: message.from, first: message.entries[0]!.index, last: message.entries[message.entries.length - 1]!.index });
+    } else if (message.type === MessageType.AppendResponse && !message.reject) {
+      trace({ at, node, step: "ack-received", peer: message.from, last: message.index });
+    }
   }
 
   unreachable(peer: NodeId): void {
@@ -217,42 +230,81 @@ export class Driver {
 
   async #handleReady(ready: Ready): Promise<void> {
     if (ready.softState) this.#onSoftState(ready.softState);
+    const traced = tracing();
+    if (traced) this.#traceReady(ready);
     // Entries to write: replicate them first, while this node writes them (thesis 10.2.1). A
     // Ready that only commits: apply first, so the answers to its writes leave before the
     // messages (commit notices, heartbeats): each socket write to a local peer costs tens of µs.
     const sendFirst = ready.entries.length > 0 || ready.snapshot !== undefined || ready.committedEntries.length === 0;
-    if (sendFirst) this.#network.send(ready.messages);
+    if (sendFirst) this.#send(ready.messages, traced);
     if (ready.snapshot) {
       await this.#options.log.saveSnapshot(ready.snapshot);
       this.#storage.applySnapshot(ready.snapshot);
     }
     if (ready.entries.length > 0 || (ready.hardState && ready.mustSync)) {
       const started = this.#clock.now();
+      if (traced) this.#traceRange("log-sync-start", ready.entries, started);
       await this.#options.log.append(ready.entries, ready.hardState ?? this.#storage.hardState());
-      this.#options.observer?.logAppended((this.#clock.now() - started) / 1000);
+      const ended = this.#clock.now();
+      if (traced) this.#traceRange("log-sync-end", ready.entries, ended);
+      this.#options.observer?.logAppended((ended - started) / 1000);
     }
     if (this.#stopped) return; // stopped while saving: nothing of this Ready goes further
     this.#storage.append(ready.entries);
     if (ready.hardState) this.#storage.setHardState(ready.hardState);
     if (ready.messagesAfterPersist.length > 0) {
       // Acknowledgements leave now, not behind this Ready's apply: the leader waits for them.
-      this.#network.send(ready.messagesAfterPersist);
+      this.#send(ready.messagesAfterPersist, traced);
       this.#network.flush();
     }
     if (ready.snapshot) this.#installSnapshot(ready.snapshot);
     if (ready.committedEntries.length > 0) {
       const started = this.#clock.now();
       this.#apply(ready.committedEntries);
-      this.#options.observer?.batchApplied((this.#clock.now() - started) / 1000, ready.committedEntries.length);
+      const ended = this.#clock.now();
+      if (traced) this.#traceRange("applied", ready.committedEntries, ended);
+      this.#options.observer?.batchApplied((ended - started) / 1000, ready.committedEntries.length);
     }
     if (!sendFirst) {
       // The answers to the writes just applied go out before the commit notices.
       if (ready.committedEntries.length > 0) await afterPromiseChains();
-      this.#network.send(ready.messages);
+      this.#send(ready.messages, traced);
     }
     if (ready.readStates.length > 0) this.#events.readStates(ready.readStates);
     this.raft.advance();
     this.#maybeSnapshot();
+  }
+
+  #send(messages: readonly Message[], traced: boolean): void {
+    if (traced) this.#traceSends(messages);
+    this.#network.send(messages);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Tracing (trace.ts): only while someone subscribes
+
+  #traceReady(ready: Ready): void {
+    const at = this.#clock.now();
+    if (ready.entries.length > 0) this.#traceRange("ready", ready.entries, at);
+    const committed = ready.committedEntries;
+    if (committed.length > 0) trace({ at, node: this.#options.id, step: "committed", first: committed[0]!.index, last: committed[committed.length - 1]!.index });
+  }
+
+  #traceRange(step: "ready" | "log-sync-start" | "log-sync-end" | "applied", entries: readonly Entry[], at: number): void {
+    if (entries.length === 0) return;
+    trace({ at, node: this.#options.id, step, first: entries[0]!.index, last: entries[entries.length - 1]!.index });
+  }
+
+  #traceSends(messages: readonly Message[]): void {
+    const at = this.#clock.now();
+    const node = this.#options.id;
+    for (const message of messages) {
+      if (message.type === MessageType.Append && message.entries.length > 0) {
+        trace({ at, node, step: "append-sent", peer: message.to, first: message.entries[0]!.index, last: message.entries[message.entries.length - 1]!.index });
+      } else if (message.type === MessageType.AppendResponse && !message.reject) {
+        trace({ at, node, step: "ack-sent", peer: message.to, last: message.index });
+      }
+    }
   }
 
   #onSoftState(soft: SoftState): void {

@@ -9,3 +9,4 @@ export { recoverStateMachine, peersInUnappliedLog } from "./recovery.js";
 export { realClock, type Clock, type Timer, type DurableLog, type PeerNetwork, type PeerEvents, type StateMachine, type NodeLogger } from "./ports.js";
 export type { RaftTuning, DriverObserver } from "./driver.js";
 export type { LeaderRequest, LeaderAnswer } from "./forwarding.js";
+export { trace, tracing, subscribeTrace, TRACE_CHANNEL, type TraceEvent, type TraceStep } from "./trace.js";

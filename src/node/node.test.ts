@@ -4,6 +4,7 @@ import path from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { openNode, type NodeOptions, type RunningNode } from "./node.js";
+import { subscribeTrace, type TraceEvent } from "./trace.js";
 import { freePort } from "./testing/ports.js";
 
 const logger = pino({ level: "silent" });
@@ -114,6 +115,29 @@ describe("node", () => {
     const versions = outcomes.map((o) => (o as PromiseFulfilledResult<{ version: number }>).value.version);
     expect(new Set(versions).size).toBe(40); // each applied exactly once
     expect((await target.get("k")).kv!.version).toBe(41);
+  });
+
+  it("publishes the steps of a write on the trace channel while someone listens, and nothing otherwise", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "flotilla-node-"));
+    const nodes = await cluster(3, dir);
+    const leader = await leaderOf(nodes);
+    const seen: TraceEvent[] = [];
+    const unsubscribe = subscribeTrace((event) => seen.push(event));
+    const put = await leader.write({ type: "put", payload: { key: "traced", value: encoder.encode("v") } });
+    unsubscribe();
+    expect(put.kind).toBe("put");
+    const proposed = seen.find((event) => event.step === "proposed" && event.node === leader.id);
+    expect(proposed).toBeDefined();
+    const index = proposed!.last!;
+    const about = (event: TraceEvent): boolean => (event.first ?? 0) <= index && index <= (event.last ?? 0);
+    const steps = new Set(seen.filter(about).map((event) => `${event.node}:${event.step}`));
+    for (const step of ["ready", "append-sent", "log-sync-start", "log-sync-end", "committed", "applied"]) expect(steps).toContain(`${leader.id}:${step}`);
+    const follower = nodes.find((node) => node !== leader)!;
+    for (const step of ["append-received", "log-sync-end"]) expect(steps).toContain(`${follower.id}:${step}`);
+    expect(seen.every((event, i) => i === 0 || event.at >= seen[i - 1]!.at - 1)).toBe(true); // one clock for the processes of a machine
+    const after = seen.length;
+    await leader.write({ type: "put", payload: { key: "traced", value: encoder.encode("w") } });
+    expect(seen).toHaveLength(after);
   });
 
   it("carries membership changes, transfers and the members view from a follower to the leader over the peer connection", async () => {

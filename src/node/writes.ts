@@ -8,6 +8,7 @@ import { NODE_PENDING_WRITES_MAX, NODE_PROPOSE_ATTEMPTS_MAX } from "../util/limi
 import { NodeError, type WriteOptions } from "./api.js";
 import type { ReplicaContext } from "./context.js";
 import { encodeForwardFrame, ForwardProtocolError, type ForwardFrame } from "./forwarding.js";
+import { trace, tracing } from "./trace.js";
 import { PendingWrites } from "./waiters.js";
 
 type Position = { index: number; term: number };
@@ -72,6 +73,7 @@ export class WritePath {
   async proposeAndWait(deadline: number, requestId: string | null, propose: () => Position): Promise<CommandResult> {
     if (!this.#pending.hasRoom()) throw new NodeError("overloaded", "too many writes in flight; retry shortly");
     const position = await this.#proposeHere(deadline, propose);
+    if (tracing()) trace({ at: this.#ctx.clock.now(), node: this.#ctx.id, step: "proposed", first: position.index, last: position.index });
     this.#ctx.observer?.proposed();
     this.#ctx.driver.schedule();
     return new Promise<CommandResult>((resolve, reject) => {
@@ -96,6 +98,7 @@ export class WritePath {
       this.#pending.addForwarded(requestId, { resolve, reject, deadline });
       const frame = encodeForwardFrame({ kind: "write", requestId, timeoutMs: Math.max(1, Math.ceil(deadline - ctx.clock.now())), command: data });
       if (ctx.network.sendApp(leader, frame)) {
+        if (tracing()) trace({ at: ctx.clock.now(), node: ctx.id, step: "forwarded", peer: leader });
         ctx.observer?.forwardedWrite();
       } else {
         this.#pending.refuse(requestId, new NodeError("no_leader", `the leader ${leader} cannot be reached from ${ctx.id} right now; retry shortly`));
@@ -136,6 +139,7 @@ export class WritePath {
     let data: Uint8Array;
     let command: Command;
     const accepted = (position: Position): void => {
+      if (tracing()) trace({ at: ctx.clock.now(), node: ctx.id, step: "proposed", first: position.index, last: position.index, peer });
       ctx.observer?.proposed();
       this.#keepDecode(position, command);
       ctx.driver.schedule();

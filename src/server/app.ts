@@ -9,6 +9,7 @@ import Fastify, { LogController } from "fastify";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { pino } from "pino";
 import type { NodeApi } from "../node/api.js";
+import { trace, tracing } from "../node/trace.js";
 import { BODY_BYTES_MAX, HTTP_CLOSE_IDLE_SWEEP_MS, HTTP_HEADER_BYTES_MAX, HTTP_REQUEST_TIMEOUT_MS_DEFAULT, HTTP_RETRY_AFTER_SECONDS } from "../util/limits.js";
 import { assert } from "../util/assert.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
@@ -60,6 +61,7 @@ export function createHttpServer(node: NodeApi, options: HttpServerOptions = {})
 
   acceptAnyBody(app, bodyBytesMax);
   refuseWhileClosing(app);
+  traceWrites(app, node.id);
   app.addHook("onResponse", (request, reply, done) => {
     const seconds = reply.elapsedTime / 1000;
     context.metrics.observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, seconds);
@@ -86,6 +88,19 @@ export function createHttpServer(node: NodeApi, options: HttpServerOptions = {})
 function loggerOptions(logger: FastifyBaseLogger | false | undefined): { logger: false } | { loggerInstance: FastifyBaseLogger } {
   if (logger === false) return { logger: false };
   return { loggerInstance: logger ?? pino({ level: "warn" }) };
+}
+
+/** A write's arrival and answer, for the timeline of one write (src/node/trace.ts), while anyone listens. */
+function traceWrites(app: FastifyInstance, node: string): void {
+  const isWrite = (request: FastifyRequest): boolean => request.method !== "GET" && (request.url.startsWith("/v1/kv/") || request.url === "/v1/txn");
+  app.addHook("onRequest", (request, _reply, done) => {
+    if (tracing() && isWrite(request)) trace({ at: performance.timeOrigin + performance.now(), node, step: "http-in" });
+    done();
+  });
+  app.addHook("onResponse", (request, _reply, done) => {
+    if (tracing() && isWrite(request)) trace({ at: performance.timeOrigin + performance.now(), node, step: "http-out" });
+    done();
+  });
 }
 
 /**
