@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { NodeTuning, StartNodeOptions } from "../server/start.js";
 import { parseHostPort } from "../server/address.js";
 import { heapTuningServing } from "./heap-tuning.js";
+import { START_TRACE_BUFFER_EVENTS } from "../util/limits.js";
 import { EXIT_FAILED, EXIT_OK, integerOption, parse, positionals, stringOption, UsageError, type Io, type Parsed } from "./io.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -134,16 +135,26 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
 }
 
 /**
- * Appends every trace event (src/node/trace.ts) to `file` as one JSON line, buffered by the
- * stream; the returned function flushes and closes it.
+ * Appends every trace event (src/node/trace.ts) to `file` as one JSON line. Lines gather in
+ * memory and go to the file in one synchronous write every START_TRACE_BUFFER_EVENTS events and
+ * at the end: an asynchronous write per event would queue in libuv's thread pool ahead of the
+ * log's fdatasync, and slow down the very thing the trace measures.
  */
 async function traceTo(file: string): Promise<() => Promise<void>> {
-  const [{ createWriteStream }, { subscribeTrace }] = await Promise.all([import("node:fs"), import("../node/trace.js")]);
-  const out = createWriteStream(file, { flags: "a" });
-  const unsubscribe = subscribeTrace((event) => void out.write(`${JSON.stringify(event)}\n`));
+  const [{ appendFileSync }, { subscribeTrace }] = await Promise.all([import("node:fs"), import("../node/trace.js")]);
+  let lines: string[] = [];
+  const flush = (): void => {
+    if (lines.length === 0) return;
+    appendFileSync(file, `${lines.join("\n")}\n`);
+    lines = [];
+  };
+  const unsubscribe = subscribeTrace((event) => {
+    lines.push(JSON.stringify(event));
+    if (lines.length >= START_TRACE_BUFFER_EVENTS) flush();
+  });
   return async () => {
     unsubscribe();
-    await new Promise<void>((resolve) => out.end(resolve));
+    flush();
   };
 }
 

@@ -299,6 +299,8 @@ export const START_SEMI_SPACE_BYTES_MAX = 8 * MiB;
  * a leader under load kept ~55 MiB committed for ~20 MiB live.
  */
 export const START_OLD_SPACE_GROWTH_PERCENT = 50;
+/** Trace lines (`flotilla start --trace`) kept in memory before one synchronous write to the file (~2 MB). */
+export const START_TRACE_BUFFER_EVENTS = 10_000;
 
 // ---------------------------------------------------------------------------------------
 // storage: the write-ahead log and snapshot files (src/storage)
