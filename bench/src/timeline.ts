@@ -3,7 +3,7 @@
  * step, across the processes of a cluster. A one-node and a three-node Flotilla cluster run with
  * `flotilla start --trace FILE` (src/node/trace.ts: a JSON line per step, with a time every
  * process of this machine shares); one client writes 100-byte values one at a time to the
- * leader; then each write's steps are found in the nodes' files by the log index it took, and
+ * leader, a few thousand first for the caches and V8's optimizing compiler; then each write's steps are found in the nodes' files by the log index it took, and
  * the median time of each step since the leader took the HTTP request is reported, beside the
  * client's own p50 and p99 of the same writes.
  */
