@@ -59,10 +59,10 @@ export function createHttpServer(node: NodeApi, options: HttpServerOptions = {})
     },
   }) as unknown as FastifyInstance;
 
-  acceptAnyBody(app, bodyBytesMax);
+  acceptAnyBody(app, bodyBytesMax, node.id);
   refuseWhileClosing(app);
-  traceWrites(app, node.id);
   app.addHook("onResponse", (request, reply, done) => {
+    if (tracing()) traceWrite(request, node.id, "http-out");
     const seconds = reply.elapsedTime / 1000;
     context.metrics.observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, seconds);
     if (request.log.level === "debug" || request.log.level === "trace") {
@@ -90,17 +90,9 @@ function loggerOptions(logger: FastifyBaseLogger | false | undefined): { logger:
   return { loggerInstance: logger ?? pino({ level: "warn" }) };
 }
 
-/** A write's arrival and answer, for the timeline of one write (src/node/trace.ts), while anyone listens. */
-function traceWrites(app: FastifyInstance, node: string): void {
-  const isWrite = (request: FastifyRequest): boolean => request.method !== "GET" && (request.url.startsWith("/v1/kv/") || request.url === "/v1/txn");
-  app.addHook("onRequest", (request, _reply, done) => {
-    if (tracing() && isWrite(request)) trace({ at: performance.timeOrigin + performance.now(), node, step: "http-in" });
-    done();
-  });
-  app.addHook("onResponse", (request, _reply, done) => {
-    if (tracing() && isWrite(request)) trace({ at: performance.timeOrigin + performance.now(), node, step: "http-out" });
-    done();
-  });
+/** A write's arrival or answer, for the timeline of one write (src/node/trace.ts); callers check tracing() first. */
+function traceWrite(request: FastifyRequest, node: string, step: "http-in" | "http-out"): void {
+  if (request.method !== "GET" && (request.url.startsWith("/v1/kv/") || request.url === "/v1/txn")) trace({ at: performance.timeOrigin + performance.now(), node, step });
 }
 
 /**
@@ -108,11 +100,12 @@ function traceWrites(app: FastifyInstance, node: string): void {
  * a JSON body parsed by its handler (so malformed JSON is a clear 400). An empty or odd
  * Content-Type is not an error: Fastify never sees it.
  */
-function acceptAnyBody(app: FastifyInstance, bodyBytesMax: number): void {
+function acceptAnyBody(app: FastifyInstance, bodyBytesMax: number, node: string): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: bodyBytesMax }, (_request, body, done) => done(null, body));
   // Hooks on every request take a callback, not an async function: no promise per request.
   app.addHook("onRequest", (request, _reply, done) => {
+    if (tracing()) traceWrite(request, node, "http-in"); // in this hook, not one more: every request pays for a hook
     const contentType = request.raw.headers["content-type"];
     if (contentType !== undefined) request.raw.headers["content-type"] = "application/octet-stream";
     done();
