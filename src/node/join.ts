@@ -32,7 +32,7 @@ const JOIN_RETRY_DELAY_MS = 500;
 export const JOIN_TOKEN_HEADER = "x-flotilla-join-token";
 
 /** Headers of a membership request: JSON, and the join token when the cluster has one. */
-export function joinHeaders(joinToken: string | undefined): Record<string, string> {
+function joinHeaders(joinToken: string | undefined): Record<string, string> {
   return joinToken === undefined ? { "content-type": "application/json" } : { "content-type": "application/json", [JOIN_TOKEN_HEADER]: joinToken };
 }
 

@@ -4,9 +4,10 @@
  * leader's view of the members. On the leader they run here; elsewhere they travel to the
  * leader as a request frame over the peer connection (forwarding.ts), the same path as writes.
  */
-import { NODE_PENDING_LEADER_REQUESTS_MAX, NODE_PROPOSE_ATTEMPTS_MAX } from "../util/limits.js";
+import { NODE_PENDING_LEADER_REQUESTS_MAX } from "../util/limits.js";
 import { NodeError } from "./api.js";
 import type { ReplicaContext } from "./context.js";
+import { followLeader, refusal } from "./follow-leader.js";
 import { encodeForwardFrame, type ForwardFrame, type LeaderAnswer, type LeaderRequest } from "./forwarding.js";
 import type { Timer } from "./ports.js";
 
@@ -23,32 +24,18 @@ interface Waiting {
 export class LeaderRequests {
   readonly #ctx: ReplicaContext;
   readonly #serve: ServeRequest;
-  readonly #leaderChangedFrom: (previous: string, deadline: number) => Promise<void>;
   readonly #waiting = new Map<string, Waiting>();
 
-  constructor(ctx: ReplicaContext, serve: ServeRequest, leaderChangedFrom: (previous: string, deadline: number) => Promise<void>) {
+  constructor(ctx: ReplicaContext, serve: ServeRequest) {
     this.#ctx = ctx;
     this.#serve = serve;
-    this.#leaderChangedFrom = leaderChangedFrom;
   }
 
   /** Runs `request` on the leader, wherever it is; follows the leader when it moves meanwhile. */
   async run(request: LeaderRequest, timeoutMs?: number): Promise<LeaderAnswer> {
     const ctx = this.#ctx;
     const deadline = ctx.clock.now() + (timeoutMs ?? ctx.requestTimeoutMs);
-    for (let attempt = 1; ; attempt++) {
-      ctx.checkOpen();
-      if (ctx.leader() === "") await ctx.waitForLeader(deadline);
-      const leader = ctx.leader();
-      try {
-        if (leader === ctx.id) return await this.#serve(request, deadline);
-        return await this.#ask(leader, request, deadline);
-      } catch (error) {
-        const moved = error instanceof NodeError && error.code === "not_leader";
-        if (!moved || attempt >= NODE_PROPOSE_ATTEMPTS_MAX) throw error;
-        await this.#leaderChangedFrom(leader, deadline);
-      }
-    }
+    return followLeader(ctx, deadline, (leader) => (leader === ctx.id ? this.#serve(request, deadline) : this.#ask(leader, request, deadline)));
   }
 
   #ask(leader: string, request: LeaderRequest, deadline: number): Promise<LeaderAnswer> {
@@ -94,9 +81,7 @@ export class LeaderRequests {
     const deadline = ctx.clock.now() + Math.min(frame.timeoutMs, ctx.requestTimeoutMs);
     const refuse = (error: unknown): void => {
       if (!(error instanceof NodeError)) return onFatal(error as Error);
-      // Not leading any more (whether or not a successor is known yet): the sender tries the next leader.
-      const moved = ctx.leader() !== ctx.id && (error.code === "not_leader" || error.code === "no_leader");
-      answer({ kind: "refused", requestId, code: moved ? "not_leader" : error.code, message: error.message });
+      answer(refusal(ctx, requestId, error));
     };
     if (ctx.leader() !== ctx.id) return refuse(ctx.notLeader());
     this.#serve(frame.request, deadline).then((outcome) => answer({ kind: "answer", requestId, answer: outcome }), refuse);

@@ -4,7 +4,7 @@
  * (node.ts, on the WAL, TCP, SQLite and real time) and the simulator (src/sim, on their twins)
  * run: there is one replica, and the simulator proves it.
  */
-import { Role, type Message, type ReadState, type SoftState } from "../raft/index.js";
+import { Role, type Message, type ReadState, type SoftState, type Status } from "../raft/index.js";
 import type { ApplyResult, CommandBody, CommandResult, Member, RangeResult } from "../kv/index.js";
 import { NodeError, type AddMemberRequest, type GetResult, type MemberStatus, type NodeRole, type NodeStatus, type RangeRequest, type ReadOptions, type WriteOptions } from "./api.js";
 import { Chores } from "./chores.js";
@@ -99,7 +99,7 @@ export class Replica implements PeerEvents {
     this.#writes = new WritePath(this.#ctx);
     this.#reads = new ReadPath(this.#ctx);
     this.#membership = new MembershipChanges(this.#ctx, this.#writes, options.storage);
-    this.#requests = new LeaderRequests(this.#ctx, (request, deadline) => this.#serve(request, deadline), (previous, deadline) => this.#writes.leaderChangedFrom(previous, deadline));
+    this.#requests = new LeaderRequests(this.#ctx, (request, deadline) => this.#serve(request, deadline));
     this.#peers = new PeerDirectory(this.#ctx);
     this.#chores = new Chores(this.#ctx, this.#membership, this.#requests);
     const conf = options.machine.confState();
@@ -157,7 +157,7 @@ export class Replica implements PeerEvents {
   }
 
   /** The core, for status and metrics (read only: nothing outside the replica drives it). */
-  get raftStatus(): ReturnType<Driver["raft"]["status"]> {
+  get raftStatus(): Status {
     return this.#driver.raft.status();
   }
 
@@ -316,7 +316,7 @@ export class Replica implements PeerEvents {
     const raft = this.#driver.raft.status();
     return {
       id: this.id,
-      role: this.#role(),
+      role: roleOf(raft),
       term: raft.term,
       leader: raft.leader,
       commitIndex: raft.commit,
@@ -324,14 +324,6 @@ export class Replica implements PeerEvents {
       members: this.members(),
       clusterId: "",
     };
-  }
-
-  #role(): NodeRole {
-    const raft = this.#driver.raft.status();
-    if (raft.isLearner) return "learner";
-    if (raft.role === Role.Leader) return "leader";
-    if (raft.role === Role.Candidate || raft.role === Role.PreCandidate) return "candidate";
-    return "follower";
   }
 
   /** The members as this node sees them (with each one's progress when it leads). */
@@ -438,4 +430,11 @@ export class Replica implements PeerEvents {
 function membersOf(answer: LeaderAnswer): readonly MemberStatus[] {
   if (!("members" in answer)) throw new NodeError("bad_request", "the leader answered with something other than the members");
   return answer.members;
+}
+
+function roleOf(raft: Status): NodeRole {
+  if (raft.isLearner) return "learner";
+  if (raft.role === Role.Leader) return "leader";
+  if (raft.role === Role.Candidate || raft.role === Role.PreCandidate) return "candidate";
+  return "follower";
 }

@@ -7,6 +7,7 @@ import { decodeCommand, encodeCommand, MalformedCommandError, type ApplyResult, 
 import { NODE_PENDING_WRITES_MAX, NODE_PROPOSE_ATTEMPTS_MAX } from "../util/limits.js";
 import { NodeError, type WriteOptions } from "./api.js";
 import type { ReplicaContext } from "./context.js";
+import { followLeader, refusal } from "./follow-leader.js";
 import { encodeForwardFrame, ForwardProtocolError, type ForwardFrame } from "./forwarding.js";
 import { trace, tracing } from "./trace.js";
 import { PendingWrites } from "./waiters.js";
@@ -53,20 +54,17 @@ export class WritePath {
     const { type, payload } = command;
     const { idempotencyKey } = options;
     const data = encodeCommand((idempotencyKey === undefined ? { type, payload, requestId } : { type, payload, requestId, idempotencyKey }) as Command);
-    for (let attempt = 1; ; attempt++) {
-      ctx.checkOpen();
-      if (ctx.leader() === "") await ctx.waitForLeader(deadline);
-      const leader = ctx.leader();
-      try {
-        if (leader === ctx.id) return await this.proposeAndWait(deadline, requestId, () => ctx.driver.raft.propose(data));
+    // With forward: false, a write goes to this node only, and not_leader is the answer.
+    return followLeader(
+      ctx,
+      deadline,
+      (leader) => {
+        if (leader === ctx.id) return this.proposeAndWait(deadline, requestId, () => ctx.driver.raft.propose(data));
         if (options.forward === false) throw ctx.notLeader();
-        return await this.#forward(leader, requestId, data, deadline);
-      } catch (error) {
-        const moved = error instanceof NodeError && error.code === "not_leader";
-        if (!moved || options.forward === false || attempt >= NODE_PROPOSE_ATTEMPTS_MAX) throw error;
-        await this.leaderChangedFrom(leader, deadline);
-      }
-    }
+        return this.#forward(leader, requestId, data, deadline);
+      },
+      options.forward === false ? 1 : undefined,
+    );
   }
 
   /** Proposes on this node and resolves with the result once its entry has applied here. */
@@ -79,12 +77,6 @@ export class WritePath {
     return new Promise<CommandResult>((resolve, reject) => {
       this.#pending.add(position.index, { resolve, reject, deadline, term: position.term, requestId });
     });
-  }
-
-  /** Waits (at most until the deadline) for this node to learn of a leader other than `previous`. */
-  leaderChangedFrom(previous: string, deadline: number): Promise<void> {
-    const ctx = this.#ctx;
-    return ctx.conditions.until(() => ctx.leader() !== previous || ctx.driver.stopped, deadline, () => new NodeError("no_leader", "no new leader was known within the deadline")).catch(() => undefined);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -125,11 +117,7 @@ export class WritePath {
     const { requestId } = frame;
     const answer = (reply: ForwardFrame): void => void ctx.network.sendApp(peer, encodeForwardFrame(reply));
     const refuse = (error: unknown): void => {
-      if (error instanceof NodeError) {
-        // Not leading any more (whether or not a successor is known yet): the sender tries the next leader.
-        const moved = ctx.leader() !== ctx.id && (error.code === "not_leader" || error.code === "no_leader");
-        return answer({ kind: "refused", requestId, code: moved ? "not_leader" : error.code, message: error.message });
-      }
+      if (error instanceof NodeError) return answer(refusal(ctx, requestId, error));
       if (error instanceof MalformedCommandError || error instanceof ForwardProtocolError) {
         ctx.logger.warn({ peer, err: error.message }, "refused an invalid forwarded write");
         return answer({ kind: "refused", requestId, code: "bad_request", message: error.message });
